@@ -1,0 +1,512 @@
+/*-------------------------------------------------------------------------
+ *
+ * encode.c
+ *	  Encoding of rows and values as walcast.v1.Tuple and walcast.v1.Value.
+ *
+ * This is the plugin's hot path.  Each column's encoding is decided once per
+ * relation version (codec_init, called from relcache.c): a ValueKind, the
+ * Value field it writes, and for the types sent through their output
+ * function a ready FmgrInfo.  Per row the tuple is deformed once and every
+ * value is written straight into ctx->out (pbwire.h), with no intermediate
+ * protobuf structs and no catalog lookups.
+ *
+ * Rules that keep the slot moving: nothing here raises an ERROR or WARNING
+ * on a data value.  Special values (NaN, infinities) have a representation;
+ * a type without a native mapping is sent as its text output; an unchanged
+ * out-of-line TOAST value is never fetched, it is marked as such.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "pbwire.h"
+#include "walcast.h"
+
+/* Field numbers of the nested messages written here. */
+#define F_TUPLE_VALUES		1
+#define F_TIMETZ_TIME		1
+#define F_TIMETZ_OFFSET		2
+#define F_INTERVAL_MONTHS	1
+#define F_INTERVAL_DAYS		2
+#define F_INTERVAL_US		3
+#define F_ARRAY_ELEMTYPE	1
+#define F_ARRAY_DIMS		2
+#define F_ARRAY_LBOUNDS		3
+#define F_ARRAY_ELEMENTS	4
+
+/* Microseconds between the PostgreSQL epoch (2000-01-01) and the Unix one. */
+#define EPOCH_SHIFT_US \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY)
+#define EPOCH_SHIFT_DAYS	(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)
+
+/* How text reaches the wire, set per session by encode_init. */
+static bool need_conversion = false;	/* server encoding is not UTF-8 */
+static bool sql_ascii = false;	/* SQL_ASCII: bytes of unknown encoding */
+
+static void encode_value(StringInfo out, uint32 field, TypeCodec *codec,
+						 Datum value);
+
+void
+encode_init(WalcastData *data)
+{
+	int			encoding = GetDatabaseEncoding();
+
+	sql_ascii = (encoding == PG_SQL_ASCII);
+	need_conversion = (encoding != PG_UTF8 && !sql_ascii);
+}
+
+/*
+ * Write text in the server encoding as a UTF-8 string field.
+ *
+ * In a SQL_ASCII database text has no known encoding; text that is not
+ * valid UTF-8 goes to bytes_value instead, so that subscribers whose
+ * protobuf library checks string fields still parse the message.
+ */
+static void
+encode_text(StringInfo out, uint32 field, const char *str, int len)
+{
+	if (likely(!need_conversion && !sql_ascii))
+		pb_bytes_always(out, field, str, len);
+	else if (sql_ascii)
+	{
+		if (pg_verify_mbstr(PG_UTF8, str, len, true))
+			pb_bytes_always(out, field, str, len);
+		else
+			pb_bytes_always(out, F_VAL_BYTES, str, len);
+	}
+	else
+	{
+		/* XXX: a character without a Unicode mapping would ERROR here */
+		char	   *utf8 = pg_server_to_any(str, len, PG_UTF8);
+
+		pb_bytes_always(out, field, utf8, strlen(utf8));
+	}
+}
+
+/* Write a NUL-terminated string from the catalog or an output function. */
+void
+encode_cstring(StringInfo out, uint32 field, const char *str)
+{
+	encode_text(out, field, str, strlen(str));
+}
+
+/*
+ * Decide how values of type typid are encoded.  Domains are sent as their
+ * base type.  Catalog lookups happen here, once per relation version.
+ */
+void
+codec_init(TypeCodec *codec, Oid typid, MemoryContext cxt)
+{
+	Oid			base = getBaseType(typid);
+	Oid			elemtype;
+	bool		use_output = false;
+
+	memset(codec, 0, sizeof(TypeCodec));
+	codec->typid = base;
+	get_typlenbyvalalign(base, &codec->typlen, &codec->typbyval,
+						 &codec->typalign);
+
+	switch (base)
+	{
+		case BOOLOID:
+			codec->kind = VK_BOOL;
+			codec->field = F_VAL_BOOL;
+			break;
+		case INT2OID:
+			codec->kind = VK_INT2;
+			codec->field = F_VAL_INT;
+			break;
+		case INT4OID:
+			codec->kind = VK_INT4;
+			codec->field = F_VAL_INT;
+			break;
+		case INT8OID:
+			codec->kind = VK_INT8;
+			codec->field = F_VAL_INT;
+			break;
+		case OIDOID:
+			codec->kind = VK_OID;
+			codec->field = F_VAL_UINT;
+			break;
+		case FLOAT4OID:
+			codec->kind = VK_FLOAT4;
+			codec->field = F_VAL_FLOAT4;
+			break;
+		case FLOAT8OID:
+			codec->kind = VK_FLOAT8;
+			codec->field = F_VAL_FLOAT8;
+			break;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			codec->kind = VK_TEXT;
+			codec->field = F_VAL_TEXT;
+			break;
+		case JSONOID:
+			/* json is stored as its text */
+			codec->kind = VK_TEXT;
+			codec->field = F_VAL_JSON;
+			break;
+		case NAMEOID:
+			codec->kind = VK_NAME;
+			codec->field = F_VAL_TEXT;
+			break;
+		case BYTEAOID:
+			codec->kind = VK_BYTEA;
+			codec->field = F_VAL_BYTES;
+			break;
+		case NUMERICOID:
+			codec->kind = VK_NUMERIC;
+			codec->field = F_VAL_NUMERIC;
+			use_output = true;
+			break;
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			codec->kind = VK_TIMESTAMP;
+			codec->field = F_VAL_TIMESTAMP;
+			break;
+		case DATEOID:
+			codec->kind = VK_DATE;
+			codec->field = F_VAL_DATE;
+			break;
+		case TIMEOID:
+			codec->kind = VK_TIME;
+			codec->field = F_VAL_TIME;
+			break;
+		case TIMETZOID:
+			codec->kind = VK_TIMETZ;
+			codec->field = F_VAL_TIMETZ;
+			break;
+		case INTERVALOID:
+			codec->kind = VK_INTERVAL;
+			codec->field = F_VAL_INTERVAL;
+			break;
+		case UUIDOID:
+			codec->kind = VK_UUID;
+			codec->field = F_VAL_UUID;
+			break;
+		case JSONBOID:
+			codec->kind = VK_JSONB;
+			codec->field = F_VAL_JSON;
+			use_output = true;
+			break;
+		default:
+			elemtype = get_element_type(base);
+			if (OidIsValid(elemtype) && codec->typlen == -1)
+			{
+				codec->kind = VK_ARRAY;
+				codec->field = F_VAL_ARRAY;
+				codec->element = MemoryContextAlloc(cxt, sizeof(TypeCodec));
+				codec_init(codec->element, elemtype, cxt);
+			}
+			else if (type_is_enum(base))
+			{
+				codec->kind = VK_ENUM;
+				codec->field = F_VAL_ENUM;
+				use_output = true;
+			}
+			else
+			{
+				/* composites, ranges, geometric, network, ...: text output */
+				codec->kind = VK_OUTPUT;
+				codec->field = F_VAL_PG_TEXT;
+				use_output = true;
+			}
+			break;
+	}
+
+	if (use_output)
+	{
+		Oid			outfunc;
+		bool		isvarlena;
+
+		getTypeOutputInfo(base, &outfunc, &isvarlena);
+		fmgr_info_cxt(outfunc, &codec->output, cxt);
+	}
+}
+
+/*
+ * Microseconds since the Unix epoch of a timestamp[tz], infinities as
+ * INT64_MIN and INT64_MAX.  Values in the last 30 years of PostgreSQL's
+ * range (past 294246 AD) have no such representation; *fits says so.
+ */
+static int64
+timestamp_unix(Timestamp ts, bool *fits)
+{
+	*fits = true;
+	if (TIMESTAMP_IS_NOBEGIN(ts))
+		return PG_INT64_MIN;
+	if (TIMESTAMP_IS_NOEND(ts))
+		return PG_INT64_MAX;
+	if (ts >= PG_INT64_MAX - EPOCH_SHIFT_US)
+	{
+		*fits = false;
+		return 0;
+	}
+	return ts + EPOCH_SHIFT_US;
+}
+
+/* Commit and prepare times: always in range, 0 when unknown. */
+int64
+timestamp_to_unix(TimestampTz ts)
+{
+	bool		fits;
+	int64		us;
+
+	if (ts == 0)
+		return 0;
+	us = timestamp_unix(ts, &fits);
+	return fits ? us : 0;
+}
+
+/*
+ * A timestamp too late for the Unix-epoch field goes as ISO 8601 text in
+ * UTC, built without DateStyle or TimeZone.
+ */
+static void
+encode_late_timestamp(StringInfo out, Timestamp ts, bool with_zone)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	char		buf[MAXDATELEN + 1];
+
+	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+	{
+		/* cannot happen for a stored value; send the raw number as text */
+		snprintf(buf, sizeof(buf), INT64_FORMAT, ts);
+	}
+	else
+		EncodeDateTime(&tm, fsec, with_zone, 0, NULL, USE_ISO_DATES, buf);
+	pb_bytes_always(out, F_VAL_PG_TEXT, buf, strlen(buf));
+}
+
+static void
+encode_array(StringInfo out, TypeCodec *codec, Datum value)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(value);
+	TypeCodec  *elem = codec->element;
+	int			ndim = ARR_NDIM(arr);
+	int		   *dims = ARR_DIMS(arr);
+	int		   *lbs = ARR_LBOUND(arr);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int			at;
+	int			i;
+
+	at = pb_begin(out, F_VAL_ARRAY);
+	pb_uint(out, F_ARRAY_ELEMTYPE, ARR_ELEMTYPE(arr));
+	if (ndim > 0)
+	{
+		int			packed = pb_begin(out, F_ARRAY_DIMS);
+
+		for (i = 0; i < ndim; i++)
+			pb_varint(out, (uint64) (int64) dims[i]);
+		pb_end(out, packed);
+		packed = pb_begin(out, F_ARRAY_LBOUNDS);
+		for (i = 0; i < ndim; i++)
+			pb_varint(out, (uint64) (int64) lbs[i]);
+		pb_end(out, packed);
+	}
+
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), elem->typlen, elem->typbyval,
+					  elem->typalign, &elems, &nulls, &nelems);
+	for (i = 0; i < nelems; i++)
+	{
+		if (nulls[i])
+		{
+			int			v = pb_begin(out, F_ARRAY_ELEMENTS);
+
+			pb_uint_always(out, F_VAL_MARKER, MARKER_NULL);
+			pb_end(out, v);
+		}
+		else
+			encode_value(out, F_ARRAY_ELEMENTS, elem, elems[i]);
+	}
+	pb_end(out, at);
+}
+
+/* Write the Value field of a non-null datum. */
+static void
+encode_datum(StringInfo out, TypeCodec *codec, Datum value)
+{
+	switch (codec->kind)
+	{
+		case VK_BOOL:
+			pb_uint_always(out, F_VAL_BOOL, DatumGetBool(value));
+			break;
+		case VK_INT2:
+			pb_sint_always(out, F_VAL_INT, DatumGetInt16(value));
+			break;
+		case VK_INT4:
+			pb_sint_always(out, F_VAL_INT, DatumGetInt32(value));
+			break;
+		case VK_INT8:
+			pb_sint_always(out, F_VAL_INT, DatumGetInt64(value));
+			break;
+		case VK_OID:
+			pb_uint_always(out, F_VAL_UINT, DatumGetObjectId(value));
+			break;
+		case VK_FLOAT4:
+			pb_float_always(out, F_VAL_FLOAT4, DatumGetFloat4(value));
+			break;
+		case VK_FLOAT8:
+			pb_double_always(out, F_VAL_FLOAT8, DatumGetFloat8(value));
+			break;
+		case VK_TEXT:
+			{
+				struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value));
+
+				encode_text(out, codec->field, VARDATA_ANY(v),
+							VARSIZE_ANY_EXHDR(v));
+				break;
+			}
+		case VK_NAME:
+			encode_cstring(out, F_VAL_TEXT, NameStr(*DatumGetName(value)));
+			break;
+		case VK_BYTEA:
+			{
+				struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value));
+
+				pb_bytes_always(out, F_VAL_BYTES, VARDATA_ANY(v),
+								VARSIZE_ANY_EXHDR(v));
+				break;
+			}
+		case VK_TIMESTAMP:
+			{
+				bool		fits;
+				int64		us = timestamp_unix(DatumGetTimestamp(value), &fits);
+
+				if (likely(fits))
+					pb_sint_always(out, F_VAL_TIMESTAMP, us);
+				else
+					encode_late_timestamp(out, DatumGetTimestamp(value),
+										  codec->typid == TIMESTAMPTZOID);
+				break;
+			}
+		case VK_DATE:
+			{
+				DateADT		d = DatumGetDateADT(value);
+
+				if (DATE_IS_NOBEGIN(d))
+					pb_sint_always(out, F_VAL_DATE, PG_INT32_MIN);
+				else if (DATE_IS_NOEND(d))
+					pb_sint_always(out, F_VAL_DATE, PG_INT32_MAX);
+				else
+					pb_sint_always(out, F_VAL_DATE, d + EPOCH_SHIFT_DAYS);
+				break;
+			}
+		case VK_TIME:
+			pb_uint_always(out, F_VAL_TIME, (uint64) DatumGetTimeADT(value));
+			break;
+		case VK_TIMETZ:
+			{
+				TimeTzADT  *t = DatumGetTimeTzADTP(value);
+				int			at = pb_begin(out, F_VAL_TIMETZ);
+
+				pb_int(out, F_TIMETZ_TIME, t->time);
+				/* PostgreSQL keeps seconds west of UTC; the wire says east */
+				pb_int(out, F_TIMETZ_OFFSET, -t->zone);
+				pb_end(out, at);
+				break;
+			}
+		case VK_INTERVAL:
+			{
+				Interval   *iv = DatumGetIntervalP(value);
+				int			at = pb_begin(out, F_VAL_INTERVAL);
+
+				pb_int(out, F_INTERVAL_MONTHS, iv->month);
+				pb_int(out, F_INTERVAL_DAYS, iv->day);
+				pb_int(out, F_INTERVAL_US, iv->time);
+				pb_end(out, at);
+				break;
+			}
+		case VK_UUID:
+			pb_bytes_always(out, F_VAL_UUID,
+							(const char *) DatumGetUUIDP(value)->data,
+							UUID_LEN);
+			break;
+		case VK_ARRAY:
+			encode_array(out, codec, value);
+			break;
+		case VK_NUMERIC:
+		case VK_JSONB:
+		case VK_ENUM:
+		case VK_OUTPUT:
+			encode_cstring(out, codec->field,
+						   OutputFunctionCall(&codec->output, value));
+			break;
+	}
+}
+
+/* Write one Value message holding a non-null datum. */
+static void
+encode_value(StringInfo out, uint32 field, TypeCodec *codec, Datum value)
+{
+	int			at = pb_begin(out, field);
+
+	if (codec->typlen == -1 &&
+		VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(value)))
+		pb_uint_always(out, F_VAL_MARKER, MARKER_UNCHANGED_TOAST);
+	else
+		encode_datum(out, codec, value);
+	pb_end(out, at);
+}
+
+/* A Value holding only a marker: four fixed bytes. */
+static inline void
+encode_marker(StringInfo out, int marker)
+{
+	char	   *p;
+
+	pb_reserve(out, 4);
+	p = out->data + out->len;
+	p[0] = (F_TUPLE_VALUES << 3) | PB_LEN;
+	p[1] = 2;
+	p[2] = (F_VAL_MARKER << 3) | PB_VARINT;
+	p[3] = marker;
+	out->len += 4;
+}
+
+/*
+ * Write a Tuple, field number field of the enclosing message, holding one
+ * Value per live column of entry.  For an old row that carries only the
+ * replica identity (old_key), the other columns are marked NOT_IN_KEY.
+ */
+void
+encode_tuple(StringInfo out, uint32 field, RelationEntry *entry,
+			 Relation rel, HeapTuple tuple, bool old_key)
+{
+	Datum	   *values = entry->values;
+	bool	   *nulls = entry->nulls;
+	int			at;
+
+	heap_deform_tuple(tuple, RelationGetDescr(rel), values, nulls);
+
+	at = pb_begin(out, field);
+	for (int i = 0; i < entry->ncolumns; i++)
+	{
+		ColumnInfo *col = &entry->columns[i];
+
+		if (old_key && !col->in_identity)
+			encode_marker(out, MARKER_NOT_IN_KEY);
+		else if (nulls[col->attindex])
+			encode_marker(out, MARKER_NULL);
+		else
+			encode_value(out, F_TUPLE_VALUES, &col->codec,
+						 values[col->attindex]);
+	}
+	pb_end(out, at);
+}

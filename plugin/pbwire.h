@@ -1,0 +1,219 @@
+/*-------------------------------------------------------------------------
+ *
+ * pbwire.h
+ *	  Writing protobuf wire format straight into a StringInfo.
+ *
+ * The plugin does not build protobuf-c message structs on its hot path: it
+ * writes tags, varints and length-delimited fields directly into ctx->out,
+ * behind the header the walsender has already put there.  The field numbers
+ * used with these helpers are those of proto/walcast/v1/walcast.proto, named
+ * in encode.c and relcache.c beside the code that writes each message; the
+ * regression tests decode every byte with the protobuf-c code generated from
+ * that file, so a mismatch shows up as a decoding failure.
+ *
+ * Proto3 scalars outside a oneof are skipped when zero (the canonical
+ * encoding); the *_always variants write a field even when zero, as a set
+ * oneof member must be.
+ *
+ * A nested message is written with pb_begin(), which reserves one byte for
+ * its length, and pb_end(), which fills the length in, moving the message
+ * body along in the rare case that its length needs more than one byte.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef WALCAST_PBWIRE_H
+#define WALCAST_PBWIRE_H
+
+#include "lib/stringinfo.h"
+#include "port/pg_bswap.h"
+
+#define PB_VARINT	0
+#define PB_FIXED64	1
+#define PB_LEN		2
+#define PB_FIXED32	5
+
+/* Make room for n more bytes. */
+static inline void
+pb_reserve(StringInfo s, int n)
+{
+	if (unlikely(s->len + n >= s->maxlen))
+		enlargeStringInfo(s, n);
+}
+
+/* Number of bytes a varint takes. */
+static inline int
+pb_varint_size(uint64 v)
+{
+	int			n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static inline void
+pb_varint(StringInfo s, uint64 v)
+{
+	unsigned char *p;
+
+	pb_reserve(s, 10);
+	p = (unsigned char *) s->data + s->len;
+	while (v >= 0x80)
+	{
+		*p++ = (unsigned char) (v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (unsigned char) v;
+	s->len = (char *) p - s->data;
+}
+
+static inline void
+pb_tag(StringInfo s, uint32 field, int wiretype)
+{
+	pb_varint(s, ((uint64) field << 3) | wiretype);
+}
+
+static inline uint64
+pb_zigzag(int64 v)
+{
+	return ((uint64) v << 1) ^ (uint64) (v >> 63);
+}
+
+static inline void
+pb_uint_always(StringInfo s, uint32 field, uint64 v)
+{
+	pb_tag(s, field, PB_VARINT);
+	pb_varint(s, v);
+}
+
+static inline void
+pb_uint(StringInfo s, uint32 field, uint64 v)
+{
+	if (v != 0)
+		pb_uint_always(s, field, v);
+}
+
+/* int32 and int64 fields: negative values are sign-extended to 64 bits. */
+static inline void
+pb_int(StringInfo s, uint32 field, int64 v)
+{
+	if (v != 0)
+		pb_uint_always(s, field, (uint64) v);
+}
+
+static inline void
+pb_sint_always(StringInfo s, uint32 field, int64 v)
+{
+	pb_uint_always(s, field, pb_zigzag(v));
+}
+
+static inline void
+pb_sint(StringInfo s, uint32 field, int64 v)
+{
+	if (v != 0)
+		pb_sint_always(s, field, v);
+}
+
+static inline void
+pb_bool(StringInfo s, uint32 field, bool v)
+{
+	if (v)
+		pb_uint_always(s, field, 1);
+}
+
+static inline void
+pb_double_always(StringInfo s, uint32 field, double v)
+{
+	uint64		bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+#ifdef WORDS_BIGENDIAN
+	bits = pg_bswap64(bits);	/* protobuf is little-endian */
+#endif
+	pb_tag(s, field, PB_FIXED64);
+	pb_reserve(s, 8);
+	memcpy(s->data + s->len, &bits, 8);
+	s->len += 8;
+}
+
+static inline void
+pb_float_always(StringInfo s, uint32 field, float v)
+{
+	uint32		bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+#ifdef WORDS_BIGENDIAN
+	bits = pg_bswap32(bits);
+#endif
+	pb_tag(s, field, PB_FIXED32);
+	pb_reserve(s, 4);
+	memcpy(s->data + s->len, &bits, 4);
+	s->len += 4;
+}
+
+static inline void
+pb_bytes_always(StringInfo s, uint32 field, const char *data, Size len)
+{
+	pb_tag(s, field, PB_LEN);
+	pb_varint(s, len);
+	pb_reserve(s, len);
+	memcpy(s->data + s->len, data, len);
+	s->len += len;
+}
+
+static inline void
+pb_bytes(StringInfo s, uint32 field, const char *data, Size len)
+{
+	if (len > 0)
+		pb_bytes_always(s, field, data, len);
+}
+
+static inline void
+pb_string(StringInfo s, uint32 field, const char *str)
+{
+	if (str != NULL)
+		pb_bytes(s, field, str, strlen(str));
+}
+
+/* Open a nested message; returns the offset of its length byte. */
+static inline int
+pb_begin(StringInfo s, uint32 field)
+{
+	int			at;
+
+	pb_tag(s, field, PB_LEN);
+	pb_reserve(s, 1);
+	at = s->len++;
+	return at;
+}
+
+/* Close the nested message opened at offset at. */
+static inline void
+pb_end(StringInfo s, int at)
+{
+	Size		len = s->len - at - 1;
+	int			extra;
+	unsigned char *p;
+
+	if (likely(len < 0x80))
+	{
+		s->data[at] = (char) len;
+		return;
+	}
+	extra = pb_varint_size(len) - 1;
+	pb_reserve(s, extra);
+	memmove(s->data + at + 1 + extra, s->data + at + 1, len);
+	s->len += extra;
+	p = (unsigned char *) s->data + at;
+	while (len >= 0x80)
+	{
+		*p++ = (unsigned char) (len | 0x80);
+		len >>= 7;
+	}
+	*p = (unsigned char) len;
+}
+
+#endif							/* WALCAST_PBWIRE_H */
