@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/lib.sh: shell functions shared by regress/run, scripts/demo and
 # the end-to-end tests.  Source it from bash; it defines functions and a few
 # variables and runs nothing.
@@ -89,7 +90,7 @@ wc_give_scratch()
 # wc_build: build everything with the top-level Makefile
 wc_build()
 {
-	make -s -C "$repo" all PG_CONFIG="$PG_CONFIG"
+	make -s -C "${repo:?}" all PG_CONFIG="$PG_CONFIG"
 }
 
 # wc_make_install: copy the server into $wc_scratch/install, install walcast
@@ -105,12 +106,13 @@ wc_make_install()
 		cp -a "$d" "$wc_install$d" ||
 			wc_die "could not copy \"$d\" into \"$wc_install\""
 	done
-	make -s -C "$repo/plugin" install DESTDIR="$wc_install" \
+	make -s -C "${repo:?}/plugin" install DESTDIR="$wc_install" \
 		PG_CONFIG="$PG_CONFIG" >/dev/null ||
 		wc_die "could not install walcast into \"$wc_install\""
 	wc_bindir=$wc_install$wc_pg_bindir
-	[ -x "$wc_bindir/postgres" ] && [ ! -L "$wc_bindir/postgres" ] ||
+	if [ ! -x "$wc_bindir/postgres" ] || [ -L "$wc_bindir/postgres" ]; then
 		wc_die "\"$wc_bindir/postgres\" is not a copied executable"
+	fi
 }
 
 # wc_write_conf SRC DEST: copy a server config file, dropping the
@@ -226,7 +228,9 @@ wc_cleanup()
 	[ -n "${wc_bindir:-}" ] && wc_cluster_stop
 	# servers started by pg_regress that were left behind (timeout, kill)
 	for pid_file in "$wc_scratch"/*/data/postmaster.pid; do
-		[ -f "$pid_file" ] && [ -n "${wc_bindir:-}" ] || continue
+		if [ ! -f "$pid_file" ] || [ -z "${wc_bindir:-}" ]; then
+			continue
+		fi
 		wc_as_user "$wc_bindir/pg_ctl" -D "$(dirname "$pid_file")" \
 			-m immediate -w stop >/dev/null 2>&1 || true
 	done
