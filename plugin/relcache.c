@@ -196,7 +196,6 @@ build_columns(RelationEntry *entry, Relation rel, const char *schema,
 		idattrs = RelationGetIdentityKeyBitmap(rel);
 	pkattrs = primary_key_columns(rel);
 
-	entry->natts = desc->natts;
 	entry->columns = palloc(sizeof(ColumnInfo) * Max(desc->natts, 1));
 	entry->values = palloc(sizeof(Datum) * Max(desc->natts, 1));
 	entry->nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
@@ -269,6 +268,7 @@ rebuild_entry(WalcastData *data, RelationEntry *entry, Relation rel)
 	entry->definition = NULL;
 	entry->definition_len = 0;
 	entry->ncolumns = 0;
+	entry->natts = RelationGetDescr(rel)->natts;
 
 	if (entry->publish)
 	{
@@ -309,7 +309,11 @@ relcache_lookup(WalcastData *data, Relation rel)
 		entry->definition = NULL;
 		entry->definition_len = 0;
 	}
-	if (!entry->valid)
+	/*
+	 * The width check is cheap insurance: rows are deformed into arrays
+	 * sized by the descriptor the entry was built from.
+	 */
+	if (!entry->valid || entry->natts != RelationGetDescr(rel)->natts)
 		rebuild_entry(data, entry, rel);
 	return entry;
 }
