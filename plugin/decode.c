@@ -29,6 +29,7 @@
 #include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/hsearch.h"
@@ -106,6 +107,27 @@ append_long(StringInfo buf, const char *data, size_t len)
 		strlcpy(hex, "?", sizeof(hex));
 	appendStringInfo(buf, "(%zu bytes, md5 %s)", len, hex);
 	return true;
+}
+
+static void
+append_hex(StringInfo buf, const uint8_t *data, size_t len)
+{
+	appendStringInfoString(buf, "\\x");
+	for (size_t i = 0; i < len; i++)
+		appendStringInfo(buf, "%02x", data[i]);
+}
+
+/* Message content: quoted when it is text, hex when it is not. */
+static void
+append_content(StringInfo buf, const uint8_t *data, size_t len)
+{
+	if (append_long(buf, (const char *) data, len))
+		return;
+	if (memchr(data, '\0', len) == NULL &&
+		pg_verifymbstr((const char *) data, len, true))
+		append_quoted(buf, (const char *) data, len);
+	else
+		append_hex(buf, data, len);
 }
 
 static void
@@ -251,11 +273,7 @@ append_value(StringInfo buf, const Value *v)
 			appendStringInfoString(buf, "bytes ");
 			if (!append_long(buf, (char *) v->bytes_value.data,
 							 v->bytes_value.len))
-			{
-				appendStringInfoString(buf, "\\x");
-				for (size_t i = 0; i < v->bytes_value.len; i++)
-					appendStringInfo(buf, "%02x", v->bytes_value.data[i]);
-			}
+				append_hex(buf, v->bytes_value.data, v->bytes_value.len);
 			break;
 		case WALCAST__V1__VALUE__KIND_NUMERIC_VALUE:
 			appendStringInfoString(buf, "numeric ");
@@ -286,6 +304,9 @@ append_value(StringInfo buf, const Value *v)
 							 v->timetz_value->utc_offset < 0 ? '-' : '+',
 							 abs(v->timetz_value->utc_offset) / 3600,
 							 abs(v->timetz_value->utc_offset) / 60 % 60);
+			if (v->timetz_value->utc_offset % 60 != 0)
+				appendStringInfo(buf, ":%02d",
+								 abs(v->timetz_value->utc_offset) % 60);
 			break;
 		case WALCAST__V1__VALUE__KIND_INTERVAL_VALUE:
 			appendStringInfo(buf, "interval %d months %d days " INT64_FORMAT " us",
@@ -585,10 +606,8 @@ render(StringInfo buf, const Envelope *e, bool verbose)
 			appendStringInfo(buf, "MESSAGE %s prefix '%s' content ",
 							 e->message->transactional ? "transactional" : "non-transactional",
 							 e->message->prefix);
-			if (!append_long(buf, (char *) e->message->content.data,
-							 e->message->content.len))
-				append_quoted(buf, (char *) e->message->content.data,
-							  e->message->content.len);
+			append_content(buf, e->message->content.data,
+						   e->message->content.len);
 			break;
 		case WALCAST__V1__ENVELOPE__BODY_SCHEMA_CHANGE:
 			appendStringInfo(buf, "SCHEMA CHANGE %s", e->schema_change->command_tag);

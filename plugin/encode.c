@@ -24,9 +24,12 @@
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "pgtime.h"
 #include "utils/array.h"
+#include "utils/bytea.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
+#include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -54,6 +57,7 @@
 /* How text reaches the wire, set per session by encode_init. */
 static bool need_conversion = false;	/* server encoding is not UTF-8 */
 static bool sql_ascii = false;	/* SQL_ASCII: bytes of unknown encoding */
+static pg_tz *utc = NULL;		/* the time zone text output is made in */
 
 static void encode_value(StringInfo out, uint32 field, TypeCodec *codec,
 						 Datum value);
@@ -65,6 +69,51 @@ encode_init(WalcastData *data)
 
 	sql_ascii = (encoding == PG_SQL_ASCII);
 	need_conversion = (encoding != PG_UTF8 && !sql_ascii);
+	if (utc == NULL)
+		utc = pg_tzset("UTC");
+}
+
+/*
+ * The text output of a type walcast does not map natively, made under fixed
+ * settings: a range of timestamps, a point or a composite holding a bytea
+ * must not read differently because the session that decodes has another
+ * DateStyle, TimeZone, IntervalStyle, extra_float_digits or bytea_output.
+ * The settings are swapped for the call only; an ERROR restores them too.
+ * XXX: money still follows lc_monetary.
+ */
+static char *
+output_fixed(FmgrInfo *output, Datum value)
+{
+	int			datestyle = DateStyle;
+	int			dateorder = DateOrder;
+	int			intervalstyle = IntervalStyle;
+	int			float_digits = extra_float_digits;
+	int			bytea_style = bytea_output;
+	pg_tz	   *timezone = session_timezone;
+	char	   *result;
+
+	DateStyle = USE_ISO_DATES;
+	DateOrder = DATEORDER_YMD;
+	IntervalStyle = INTSTYLE_POSTGRES;
+	extra_float_digits = 1;
+	bytea_output = BYTEA_OUTPUT_HEX;
+	if (utc != NULL)
+		session_timezone = utc;
+	PG_TRY();
+	{
+		result = OutputFunctionCall(output, value);
+	}
+	PG_FINALLY();
+	{
+		DateStyle = datestyle;
+		DateOrder = dateorder;
+		IntervalStyle = intervalstyle;
+		extra_float_digits = float_digits;
+		bytea_output = bytea_style;
+		session_timezone = timezone;
+	}
+	PG_END_TRY();
+	return result;
 }
 
 /*
@@ -271,15 +320,16 @@ timestamp_to_unix(TimestampTz ts)
 }
 
 /*
- * A timestamp too late for the Unix-epoch field goes as ISO 8601 text in
- * UTC, built without DateStyle or TimeZone.
+ * A timestamp too late for the Unix-epoch field goes as ISO 8601 text,
+ * "294270-01-01T12:00:00.000000" (with a "Z" for timestamptz, which is in
+ * UTC), built without DateStyle or TimeZone.
  */
 static void
 encode_late_timestamp(StringInfo out, Timestamp ts, bool with_zone)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
-	char		buf[MAXDATELEN + 1];
+	char		buf[64];
 
 	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
 	{
@@ -287,7 +337,9 @@ encode_late_timestamp(StringInfo out, Timestamp ts, bool with_zone)
 		snprintf(buf, sizeof(buf), INT64_FORMAT, ts);
 	}
 	else
-		EncodeDateTime(&tm, fsec, with_zone, 0, NULL, USE_ISO_DATES, buf);
+		snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06d%s",
+				 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
+				 tm.tm_sec, (int) fsec, with_zone ? "Z" : "");
 	pb_bytes_always(out, F_VAL_PG_TEXT, buf, strlen(buf));
 }
 
@@ -572,9 +624,13 @@ encode_datum(StringInfo out, TypeCodec *codec, Datum value)
 			break;
 		case VK_JSONB:
 		case VK_ENUM:
-		case VK_OUTPUT:
+			/* neither depends on session settings */
 			encode_cstring(out, codec->field,
 						   OutputFunctionCall(&codec->output, value));
+			break;
+		case VK_OUTPUT:
+			encode_cstring(out, F_VAL_PG_TEXT,
+						   output_fixed(&codec->output, value));
 			break;
 	}
 }
