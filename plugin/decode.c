@@ -138,8 +138,11 @@ append_text(StringInfo buf, const char *kind, const char *text)
 		append_quoted(buf, text, strlen(text));
 }
 
-/* Date from days since 1970-01-01, computed without DateStyle. */
-static void
+/*
+ * Date from days since 1970-01-01, computed without DateStyle.  Returns
+ * whether it is BC, which the caller prints (after the time, if any).
+ */
+static bool
 append_date(StringInfo buf, int64 days)
 {
 	int			year,
@@ -147,10 +150,9 @@ append_date(StringInfo buf, int64 days)
 				day;
 
 	j2date((int) (days + UNIX_EPOCH_JDATE), &year, &month, &day);
-	if (year <= 0)
-		appendStringInfo(buf, "%04d-%02d-%02d BC", -year + 1, month, day);
-	else
-		appendStringInfo(buf, "%04d-%02d-%02d", year, month, day);
+	appendStringInfo(buf, "%04d-%02d-%02d", year <= 0 ? -year + 1 : year,
+					 month, day);
+	return year <= 0;
 }
 
 static void
@@ -169,6 +171,7 @@ append_timestamp(StringInfo buf, int64 us)
 {
 	int64		days;
 	int64		rest;
+	bool		bc;
 
 	if (us == PG_INT64_MIN)
 	{
@@ -187,10 +190,10 @@ append_timestamp(StringInfo buf, int64 us)
 		days--;
 		rest += USECS_PER_DAY;
 	}
-	append_date(buf, days);
+	bc = append_date(buf, days);
 	appendStringInfoChar(buf, 'T');
 	append_time_of_day(buf, rest);
-	appendStringInfoChar(buf, 'Z');
+	appendStringInfoString(buf, bc ? "Z BC" : "Z");
 }
 
 static void
@@ -290,8 +293,8 @@ append_value(StringInfo buf, const Value *v)
 				appendStringInfoString(buf, "-infinity");
 			else if (v->date_value == PG_INT32_MAX)
 				appendStringInfoString(buf, "infinity");
-			else
-				append_date(buf, v->date_value);
+			else if (append_date(buf, v->date_value))
+				appendStringInfoString(buf, " BC");
 			break;
 		case WALCAST__V1__VALUE__KIND_TIME_VALUE:
 			appendStringInfoString(buf, "time ");
