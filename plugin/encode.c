@@ -117,6 +117,17 @@ output_fixed(FmgrInfo *output, Datum value)
 }
 
 /*
+ * Free a detoasted or decompressed copy as soon as its bytes are in the
+ * output: a 100 MB value must not be held twice until the write.
+ */
+static inline void
+free_copy(struct varlena *copy, Datum original)
+{
+	if ((Pointer) copy != DatumGetPointer(original))
+		pfree(copy);
+}
+
+/*
  * Write text in the server encoding as a UTF-8 string field.
  *
  * In a SQL_ASCII database text has no known encoding; text that is not
@@ -141,6 +152,8 @@ encode_text(StringInfo out, uint32 field, const char *str, int len)
 		char	   *utf8 = pg_server_to_any(str, len, PG_UTF8);
 
 		pb_bytes_always(out, field, utf8, strlen(utf8));
+		if (utf8 != str)
+			pfree(utf8);
 	}
 }
 
@@ -387,6 +400,9 @@ encode_array(StringInfo out, TypeCodec *codec, Datum value)
 			encode_value(out, F_ARRAY_ELEMENTS, elem, elems[i]);
 	}
 	pb_end(out, at);
+	pfree(elems);
+	pfree(nulls);
+	free_copy((struct varlena *) arr, value);
 }
 
 /*
@@ -446,6 +462,7 @@ encode_numeric(StringInfo out, Datum value)
 		(header & NUM_EXT_SIGN_MASK) == NUM_PINF ? "Infinity" : "-Infinity";
 
 		pb_bytes_always(out, F_VAL_NUMERIC, special, strlen(special));
+		free_copy(v, value);
 		return;
 	}
 	if (header & NUM_SHORT)
@@ -514,6 +531,7 @@ encode_numeric(StringInfo out, Datum value)
 	}
 	Assert(c - (out->data + out->len) == textlen);
 	out->len += textlen;
+	free_copy(v, value);
 }
 
 /* Write the Value field of a non-null datum. */
@@ -549,6 +567,7 @@ encode_datum(StringInfo out, TypeCodec *codec, Datum value)
 
 				encode_text(out, codec->field, VARDATA_ANY(v),
 							VARSIZE_ANY_EXHDR(v));
+				free_copy(v, value);
 				break;
 			}
 		case VK_NAME:
@@ -560,6 +579,7 @@ encode_datum(StringInfo out, TypeCodec *codec, Datum value)
 
 				pb_bytes_always(out, F_VAL_BYTES, VARDATA_ANY(v),
 								VARSIZE_ANY_EXHDR(v));
+				free_copy(v, value);
 				break;
 			}
 		case VK_TIMESTAMP:
@@ -624,14 +644,17 @@ encode_datum(StringInfo out, TypeCodec *codec, Datum value)
 			break;
 		case VK_JSONB:
 		case VK_ENUM:
-			/* neither depends on session settings */
-			encode_cstring(out, codec->field,
-						   OutputFunctionCall(&codec->output, value));
-			break;
 		case VK_OUTPUT:
-			encode_cstring(out, F_VAL_PG_TEXT,
-						   output_fixed(&codec->output, value));
-			break;
+			{
+				/* only the fallback's text depends on session settings */
+				char	   *text = codec->kind == VK_OUTPUT ?
+					output_fixed(&codec->output, value) :
+					OutputFunctionCall(&codec->output, value);
+
+				encode_cstring(out, codec->field, text);
+				pfree(text);
+				break;
+			}
 	}
 }
 
