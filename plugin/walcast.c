@@ -88,7 +88,6 @@ extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
 static void walcast_startup(LogicalDecodingContext *ctx,
 							OutputPluginOptions *opt, bool is_init);
-static void walcast_shutdown(LogicalDecodingContext *ctx);
 static void walcast_begin_txn(LogicalDecodingContext *ctx,
 							  ReorderBufferTXN *txn);
 static void walcast_commit_txn(LogicalDecodingContext *ctx,
@@ -133,7 +132,6 @@ void
 _PG_output_plugin_init(OutputPluginCallbacks *cb)
 {
 	cb->startup_cb = walcast_startup;
-	cb->shutdown_cb = walcast_shutdown;
 	cb->begin_cb = walcast_begin_txn;
 	cb->change_cb = walcast_change;
 	cb->truncate_cb = walcast_truncate;
@@ -167,6 +165,10 @@ walcast_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 										   ALLOCSET_DEFAULT_SIZES);
 	ctx->output_plugin_private = data;
 
+	/*
+	 * Everything the plugin allocates lives under ctx->context, which the
+	 * caller deletes, so there is no shutdown callback.
+	 */
 	opt->output_type = OUTPUT_PLUGIN_BINARY_OUTPUT;
 	opt->receive_rewrites = false;
 
@@ -175,12 +177,6 @@ walcast_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 
 	relcache_init(data);
 	encode_init(data);
-}
-
-static void
-walcast_shutdown(LogicalDecodingContext *ctx)
-{
-	/* everything lives in ctx->context, which the caller deletes */
 }
 
 /* Per-transaction state, created on first use. */
