@@ -63,7 +63,7 @@ static void encode_value(StringInfo out, uint32 field, TypeCodec *codec,
 						 Datum value);
 
 void
-encode_init(WalcastData *data)
+encode_init(void)
 {
 	int			encoding = GetDatabaseEncoding();
 

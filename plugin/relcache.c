@@ -320,7 +320,7 @@ relcache_lookup(WalcastData *data, Relation rel)
 
 /* Write the Relation body of entry into an envelope being built. */
 void
-relcache_write_relation(StringInfo out, Relation rel, RelationEntry *entry)
+relcache_write_relation(StringInfo out, RelationEntry *entry)
 {
 	pb_bytes_always(out, F_ENV_RELATION, entry->definition,
 					entry->definition_len);

@@ -176,7 +176,7 @@ walcast_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	ctx->streaming &= data->opt.streaming;
 
 	relcache_init(data);
-	encode_init(data);
+	encode_init();
 }
 
 /* Per-transaction state, created on first use. */
@@ -354,15 +354,14 @@ walcast_commit_txn(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 /* Write the table's definition if this session has not sent it yet. */
 static void
-ensure_relation(LogicalDecodingContext *ctx, Relation rel,
-				RelationEntry *entry)
+ensure_relation(LogicalDecodingContext *ctx, RelationEntry *entry)
 {
 	if (!entry->sent)
 	{
 		StringInfo	out = write_start(ctx, false, InvalidXLogRecPtr,
 									  InvalidTransactionId, 0);
 
-		relcache_write_relation(out, rel, entry);
+		relcache_write_relation(out, entry);
 		OutputPluginWrite(ctx, false);
 	}
 }
@@ -388,7 +387,7 @@ walcast_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	}
 
 	state = ensure_begin(ctx, txn);
-	ensure_relation(ctx, rel, entry);
+	ensure_relation(ctx, entry);
 	out = write_start(ctx, true, change->lsn, change_xid(data, txn, change),
 					  ++state->changes);
 
@@ -466,7 +465,7 @@ walcast_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	for (int i = 0; i < nrelations; i++)
 	{
 		if (entries[i]->publish)
-			ensure_relation(ctx, relations[i], entries[i]);
+			ensure_relation(ctx, entries[i]);
 	}
 
 	out = write_start(ctx, true, change->lsn, change_xid(data, txn, change),

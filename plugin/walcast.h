@@ -121,7 +121,6 @@ typedef struct TypeCodec
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
-	bool		text_json;		/* VK_TEXT carrying json: field json_value */
 	FmgrInfo	output;			/* output function, for output-based kinds */
 	struct TypeCodec *element;	/* VK_ARRAY: the element's codec */
 } TypeCodec;
@@ -194,12 +193,11 @@ extern bool walcast_prefix_wanted(WalcastOptions *opt, const char *prefix);
 /* relcache.c */
 extern void relcache_init(WalcastData *data);
 extern RelationEntry *relcache_lookup(WalcastData *data, Relation rel);
-extern void relcache_write_relation(StringInfo out, Relation rel,
-									RelationEntry *entry);
+extern void relcache_write_relation(StringInfo out, RelationEntry *entry);
 extern void relcache_forget_sent(void);
 
 /* encode.c */
-extern void encode_init(WalcastData *data);
+extern void encode_init(void);
 extern void codec_init(TypeCodec *codec, Oid typid, MemoryContext cxt);
 extern void encode_tuple(StringInfo out, uint32 field, RelationEntry *entry,
 						 Relation rel, HeapTuple tuple, bool old_key);
