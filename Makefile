@@ -14,10 +14,12 @@ FORMAT_FILES = $(wildcard plugin/*.c plugin/*.h consumer/*.c consumer/*.h)
 all:
 	@scripts/ensure-packages build
 	$(MAKE) -C plugin PG_CONFIG=$(PG_CONFIG)
-	@if [ -f consumer/Makefile ]; then $(MAKE) -C consumer; fi
+	$(MAKE) -C consumer PG_CONFIG=$(PG_CONFIG)
 
+# the plugin into the server's directories, the program into $(prefix)/bin
 install: all
 	$(MAKE) -C plugin install PG_CONFIG=$(PG_CONFIG)
+	$(MAKE) -C consumer install PG_CONFIG=$(PG_CONFIG)
 
 # regression and isolation tests against a temporary server
 test:
@@ -38,6 +40,6 @@ format:
 
 clean:
 	@if [ -x $(PG_CONFIG) ]; then $(MAKE) -C plugin clean PG_CONFIG=$(PG_CONFIG); fi
-	@if [ -f consumer/Makefile ]; then $(MAKE) -C consumer clean; fi
+	$(MAKE) -C consumer clean
 	rm -rf gen regress/results regress/output_iso \
 		regress/regression.diffs regress/regression.out
