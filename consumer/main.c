@@ -15,6 +15,7 @@
 #include <string.h>
 
 static const WcCommand commands[] = {
+	{"relay", relay_main, "stream a replication slot to ZeroMQ subscribers"},
 	{NULL, NULL, NULL}
 };
 
