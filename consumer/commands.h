@@ -22,5 +22,6 @@ typedef struct WcCommand
 } WcCommand;
 
 extern int	relay_main(int argc, char **argv);
+extern int	tail_main(int argc, char **argv);
 
 #endif							/* WALCAST_COMMANDS_H */

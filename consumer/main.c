@@ -16,6 +16,7 @@
 
 static const WcCommand commands[] = {
 	{"relay", relay_main, "stream a replication slot to ZeroMQ subscribers"},
+	{"tail", tail_main, "print a relay's stream as JSON lines"},
 	{NULL, NULL, NULL}
 };
 
