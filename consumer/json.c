@@ -47,8 +47,8 @@ json_write_string(FILE *out, const char *s, size_t len)
 	putc('"', out);
 }
 
-static void
-write_base64(FILE *out, const uint8_t *data, size_t len)
+void
+json_write_base64(FILE *out, const uint8_t *data, size_t len)
 {
 	static const char alphabet[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -153,7 +153,7 @@ write_value(FILE *out, const ProtobufCFieldDescriptor *field, const void *p)
 			{
 				const ProtobufCBinaryData *b = p;
 
-				write_base64(out, b->data, b->len);
+				json_write_base64(out, b->data, b->len);
 			}
 			break;
 		case PROTOBUF_C_TYPE_MESSAGE:

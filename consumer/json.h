@@ -16,6 +16,7 @@
 #define WALCAST_JSON_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* write msg as a JSON object (no newline) */
@@ -23,5 +24,8 @@ extern void json_write_message(FILE *out, const ProtobufCMessage *msg);
 
 /* write s (len bytes) as a JSON string */
 extern void json_write_string(FILE *out, const char *s, size_t len);
+
+/* write data as a base64 JSON string */
+extern void json_write_base64(FILE *out, const uint8_t *data, size_t len);
 
 #endif							/* WALCAST_JSON_H */

@@ -47,6 +47,7 @@ typedef struct TailOptions
 	WcLsn		applied;
 	int64_t		count;			/* stop after this many; 0: never */
 	int64_t		idle_exit;		/* seconds; 0: never */
+	bool		base64;			/* --envelope=base64 */
 } TailOptions;
 
 /* a durable transaction waiting for its Commit */
@@ -83,6 +84,9 @@ usage(void)
 	printf("      --token=TOKEN        its token\n");
 	printf("  -e, --endpoint=ENDPOINT  relay's durable socket (default \"%s\")\n", DEFAULT_DURABLE);
 	printf("      --applied=LSN        transactions up to LSN were printed before\n");
+	printf("\nOutput:\n");
+	printf("      --envelope=FORMAT    \"json\" (default), or \"base64\": the envelope's bytes\n"
+		   "                           for a decoder of your own\n");
 	printf("\nStopping:\n");
 	printf("  -n, --count=N            exit after N messages (durable: transactions)\n");
 	printf("      --idle-exit=SECS     exit after SECS without a message\n");
@@ -104,6 +108,7 @@ parse_options(int argc, char **argv, TailOptions *opt, bool *help)
 		{"applied", required_argument, NULL, 4},
 		{"count", required_argument, NULL, 'n'},
 		{"idle-exit", required_argument, NULL, 5},
+		{"envelope", required_argument, NULL, 6},
 		{NULL, 0, NULL, 0}
 	};
 	char	   *publish = NULL;
@@ -157,6 +162,15 @@ parse_options(int argc, char **argv, TailOptions *opt, bool *help)
 			case 5:
 				if (!wc_parse_int_option("--idle-exit", optarg, 1, 86400, &opt->idle_exit))
 					return false;
+				break;
+			case 6:
+				if (strcmp(optarg, "json") != 0 && strcmp(optarg, "base64") != 0)
+				{
+					wc_error("invalid value \"%s\" for option --envelope", optarg);
+					wc_log_hint("Valid values are \"json\" and \"base64\".");
+					return false;
+				}
+				opt->base64 = strcmp(optarg, "base64") == 0;
 				break;
 			default:
 				wc_log_hint("Try \"walcast tail --help\" for more information.");
@@ -214,7 +228,7 @@ table_wanted(const TailOptions *opt, const char *topic, size_t len)
 /* print one envelope line; false when it cannot be decoded */
 static bool
 print_line(const WcSubMessage *msg, const uint8_t *envelope, size_t len,
-		   uint64_t sequence)
+		   uint64_t sequence, bool base64)
 {
 	Walcast__V1__Envelope *env = walcast__v1__envelope__unpack(NULL, len, envelope);
 
@@ -239,7 +253,10 @@ print_line(const WcSubMessage *msg, const uint8_t *envelope, size_t len,
 	if (msg && msg->repeated_relation)
 		fputs(",\"repeated_relation\":true", stdout);
 	fputs(",\"envelope\":", stdout);
-	json_write_message(stdout, &env->base);
+	if (base64)
+		json_write_base64(stdout, envelope, len);
+	else
+		json_write_message(stdout, &env->base);
 	fputs("}\n", stdout);
 	walcast__v1__envelope__free_unpacked(env, NULL);
 	return true;
@@ -315,13 +332,14 @@ durable_message(WcSub *sub, const TailOptions *opt, RelTable *rels,
 			line.tx_end_lsn = msg->tx_end_lsn;
 			line.repeated_relation = false;
 			print_line(&line, pending->envelopes[i], pending->lens[i],
-					   pending->sequences[i]);
+					   pending->sequences[i], opt->base64);
 		}
 		pending_clear(pending);
 		*open = false;
 	}
 	else
-		print_line(msg, msg->envelope, msg->envelope_len, msg->sequence);
+		print_line(msg, msg->envelope, msg->envelope_len, msg->sequence,
+				   opt->base64);
 	if (!envelope_ends_transaction(info.kind))
 		return 0;
 	if (fflush(stdout) != 0)
@@ -428,7 +446,8 @@ tail_main(int argc, char **argv)
 				wc_warning("lost %llu messages on topic \"%.*s\" before sequence %llu",
 						   (unsigned long long) msg.gap, (int) msg.topic_len,
 						   msg.topic, (unsigned long long) msg.sequence);
-			print_line(&msg, msg.envelope, msg.envelope_len, msg.sequence);
+			print_line(&msg, msg.envelope, msg.envelope_len, msg.sequence,
+					   opt.base64);
 			if (fflush(stdout) != 0)
 			{
 				wc_error("could not write to standard output: %s", strerror(errno));

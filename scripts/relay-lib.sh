@@ -1,0 +1,135 @@
+# shellcheck shell=bash
+# scripts/relay-lib.sh: shell functions for the end-to-end tests of the
+# relay (regress/relay-*.sh) and for scripts/demo.  Source it after
+# scripts/lib.sh; it defines functions and runs nothing.
+#
+# The relay and its subscribers run as the calling user (root in CI is
+# fine: they are clients) and reach the throwaway cluster through the PG*
+# variables wc_cluster_init exports.  Each relay gets its own ZeroMQ ports
+# on 127.0.0.1 and its own state file under $wc_scratch, so tests can run
+# side by side.
+
+wc_walcast=${repo:?}/consumer/walcast
+
+# wc_py_init: generate the Python protobuf modules into $wc_scratch/py and
+# set $wc_python to a Debian python3 that sees them and python3-zmq
+wc_py_init()
+{
+	wc_python=/usr/bin/python3
+	[ -x "$wc_python" ] || wc_die "$wc_python is missing (Debian's python3)"
+	command -v protoc >/dev/null ||
+		wc_die "protoc is missing: run scripts/ensure-packages test"
+	mkdir -p "$wc_scratch/py"
+	protoc --proto_path="$repo/proto" --python_out="$wc_scratch/py" \
+		walcast/v1/walcast.proto walcast/v1/relay.proto ||
+		wc_die "could not generate the Python protobuf modules"
+	export PYTHONPATH=$wc_scratch/py:$repo/regress/py
+	"$wc_python" -c 'import zmq, google.protobuf' 2>/dev/null ||
+		wc_die "python3-zmq or python3-protobuf is missing: run scripts/ensure-packages test"
+}
+
+# wc_zmq_ports: set $wc_pub_port and $wc_durable_port to free TCP ports
+wc_zmq_ports()
+{
+	wc_pub_port=$(wc_free_port "${1:-$((56000 + RANDOM % 4000))}")
+	wc_durable_port=$(wc_free_port $((wc_pub_port + 1)))
+	wc_pub=tcp://127.0.0.1:$wc_pub_port
+	wc_durable=tcp://127.0.0.1:$wc_durable_port
+}
+
+# wc_relay_start NAME ARGS...: start "walcast relay ARGS..." in the
+# background, in $wc_scratch/NAME (its state file lives there), logging to
+# $wc_scratch/NAME.log; sets $wc_relay_pid.  Appends to the log, so a
+# restarted relay keeps the earlier runs' lines.
+wc_relay_start()
+{
+	local name=$1
+
+	shift
+	mkdir -p "$wc_scratch/$name"
+	(cd "$wc_scratch/$name" &&
+		exec "$wc_walcast" relay -p "$wc_pub" --durable "$wc_durable" "$@" \
+			>>"$wc_scratch/$name.log" 2>&1) &
+	wc_relay_pid=$!
+}
+
+# wc_relay_start_ephemeral NAME ARGS...: as wc_relay_start, without a
+# durable socket (for relays without --subscriber)
+wc_relay_start_ephemeral()
+{
+	local name=$1
+
+	shift
+	mkdir -p "$wc_scratch/$name"
+	(cd "$wc_scratch/$name" &&
+		exec "$wc_walcast" relay -p "$wc_pub" "$@" \
+			>>"$wc_scratch/$name.log" 2>&1) &
+	wc_relay_pid=$!
+}
+
+# wc_wait_for SECS DESCRIPTION CMD...: run CMD every 0.2 s until it
+# succeeds; die after SECS
+wc_wait_for()
+{
+	local secs=$1 what=$2 i
+
+	shift 2
+	for ((i = 0; i < secs * 5; i++)); do
+		if "$@"; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	wc_die "timed out after $secs s waiting for $what"
+}
+
+# wc_log_has FILE PATTERN: whether FILE has a line matching PATTERN
+wc_log_has()
+{
+	grep -q -e "$2" "$1" 2>/dev/null
+}
+
+# wc_slot_lsn SLOT [COLUMN]: print a slot's confirmed_flush_lsn (or COLUMN)
+wc_slot_lsn()
+{
+	wc_psql -At -c "SELECT ${2:-confirmed_flush_lsn} FROM pg_replication_slots WHERE slot_name = '$1'"
+}
+
+# wc_stop_pid PID: SIGTERM, wait up to 10 s, then SIGKILL; print the exit
+# status
+wc_stop_pid()
+{
+	local pid=$1 i
+
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null
+}
+
+# wc_check DESCRIPTION CMD...: run CMD; count and report the outcome
+wc_passed=0
+wc_failed=0
+wc_check()
+{
+	local what=$1
+
+	shift
+	if "$@"; then
+		echo "ok: $what"
+		wc_passed=$((wc_passed + 1))
+	else
+		echo "FAILED: $what"
+		wc_failed=$((wc_failed + 1))
+	fi
+}
+
+# wc_check_summary: print the counts; return non-zero on any failure
+wc_check_summary()
+{
+	echo "${prog:-test}: $wc_passed checks passed, $wc_failed failed"
+	[ "$wc_failed" -eq 0 ] && [ "$wc_passed" -gt 0 ]
+}
