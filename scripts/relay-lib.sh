@@ -133,3 +133,55 @@ wc_check_summary()
 	echo "${prog:-test}: $wc_passed checks passed, $wc_failed failed"
 	[ "$wc_failed" -eq 0 ] && [ "$wc_passed" -gt 0 ]
 }
+
+# wc_paced_workload TABLE FIRST LAST: one transaction per id from FIRST to
+# LAST, each inserting the id and then updating a counter row, retried
+# until it succeeds (the server may be restarting); ON CONFLICT makes a
+# retry of a transaction that did commit an empty one
+wc_paced_workload()
+{
+	local table=$1 first=$2 last=$3 i
+
+	for ((i = first; i <= last; i++)); do
+		until wc_psql -q -c "BEGIN; INSERT INTO $table VALUES ($i, 'row $i') ON CONFLICT DO NOTHING; UPDATE ${table}_counter SET n = n + 1, last = $i; COMMIT;" \
+			>/dev/null 2>&1; do
+			sleep 0.2
+		done
+	done
+}
+
+# wc_durable_pair NAME_PY NAME_C: start the two durable test subscribers
+# against $wc_durable, writing $out/NAME_PY and $out/NAME_C.json; adds their
+# pids to the caller's pids array and sets $py_pid and $c_pid
+wc_durable_pair()
+{
+	"$wc_python" "$repo/regress/py/relay_check.py" durable \
+		--endpoint "$wc_durable" --name "$1" --out "$out/$1" --credit 100 \
+		2>>"$out/$1.err" &
+	py_pid=$!
+	pids+=("$py_pid")
+	"$wc_walcast" tail --durable "$2" -e "$wc_durable" --envelope=base64 \
+		>>"$out/$2.json" 2>>"$out/$2.err" &
+	c_pid=$!
+	pids+=("$c_pid")
+}
+
+# wc_reference SLOT: read SLOT through the SQL interface into $out/ref and
+# set $ref_last to its last "COMMIT X/X" line
+wc_reference()
+{
+	wc_psql -At -c "SELECT encode(data, 'hex') FROM pg_logical_slot_get_binary_changes('$1', NULL, NULL)" |
+		"$wc_python" "$repo/regress/py/relay_check.py" reference --out "$out/ref" ||
+		wc_die "could not read the reference slot \"$1\""
+	ref_last=$(grep '^COMMIT ' "$out/ref" | tail -n 1)
+}
+
+# wc_has_applied NAME_PY NAME_C: whether both durable subscribers' outputs
+# hold $ref_last (the C one is converted to $out/NAME_C first)
+wc_has_applied()
+{
+	grep -qx "$ref_last" "$out/$1" 2>/dev/null &&
+		"$wc_python" "$repo/regress/py/relay_check.py" tail --out "$out/$2" \
+			<"$out/$2.json" 2>/dev/null &&
+		grep -qx "$ref_last" "$out/$2"
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+#
+# regress/relay-kill.sh: killing the relay (SIGKILL) at any moment loses
+# nothing for durable subscribers
+#
+# While a paced workload of many small transactions runs, the relay is
+# killed with SIGKILL several times and started again, and the Python
+# durable subscriber is killed once too.  Afterwards each durable subscriber
+# (Python, and walcast tail --durable in C) must hold exactly the
+# transactions a reference slot read through the SQL interface holds: every
+# one, in order, none twice (each drops what the contract says it may see
+# again).
+#
+set -euo pipefail
+
+prog=regress/relay-kill.sh
+repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$repo/scripts/lib.sh"
+# shellcheck source=scripts/relay-lib.sh
+. "$repo/scripts/relay-lib.sh"
+
+kills=${RELAY_KILLS:-5}
+transactions=${RELAY_TRANSACTIONS:-400}
+
+pids=()
+cleanup()
+{
+	local pid
+
+	for pid in "${pids[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	wc_cleanup
+}
+
+wc_build || wc_die "could not build walcast"
+wc_ensure_user
+wc_make_scratch
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+wc_make_install
+wc_cluster_init "$repo/regress/logical.conf"
+wc_cluster_start
+wc_py_init
+wc_zmq_ports
+out=$wc_scratch/out
+mkdir -p "$out"
+
+wc_psql -q <<'EOF_SQL'
+CREATE TABLE paced (id int PRIMARY KEY, label text);
+CREATE TABLE paced_counter (n int, last int);
+INSERT INTO paced_counter VALUES (0, 0);
+EOF_SQL
+
+relay_args=(-d "dbname=postgres" --create-slot -s 1 --subscriber py --subscriber c)
+wc_relay_start relay "${relay_args[@]}"
+pids+=("$wc_relay_pid")
+wc_wait_for 20 "the relay's slot" \
+	wc_log_has "$wc_scratch/relay.log" 'streaming from replication slot'
+wc_psql -q -c "SELECT pg_create_logical_replication_slot('ref', 'walcast')" >/dev/null
+wc_durable_pair py c
+
+wc_paced_workload paced 1 "$transactions" &
+workload_pid=$!
+pids+=("$workload_pid")
+
+# kill the relay at uneven moments while the workload runs
+for ((k = 1; k <= kills; k++)); do
+	sleep "0.$((RANDOM % 9 + 1))"
+	kill -KILL "$wc_relay_pid"
+	wait "$wc_relay_pid" 2>/dev/null || true
+	echo "killed the relay ($k of $kills) at transaction $(wc_psql -At -c 'SELECT last FROM paced_counter')"
+	if [ "$k" -eq 2 ]; then
+		kill -KILL "$py_pid"
+		wait "$py_pid" 2>/dev/null || true
+		echo "killed the Python subscriber too"
+		"$wc_python" "$repo/regress/py/relay_check.py" durable \
+			--endpoint "$wc_durable" --name py --out "$out/py" --credit 100 \
+			2>>"$out/py.err" &
+		py_pid=$!
+		pids+=("$py_pid")
+	fi
+	sleep "0.$((RANDOM % 5))"
+	wc_relay_start relay "${relay_args[@]}"
+	pids+=("$wc_relay_pid")
+done
+wait "$workload_pid"
+echo "workload done: $transactions transactions"
+
+wc_reference ref
+wc_wait_for 60 "both durable subscribers to apply the last transaction" \
+	wc_has_applied py c
+
+wc_check "the relay was killed $kills times" \
+	test "$(grep -c 'streaming from replication slot' "$wc_scratch/relay.log")" -gt "$kills"
+wc_check "the reference holds the workload ($(grep -c '^COMMIT ' "$out/ref") transactions)" \
+	test "$(grep -c '^COMMIT ' "$out/ref")" -ge "$transactions"
+wc_check "the Python durable subscriber has every transaction once, in order" \
+	cmp "$out/ref" "$out/py"
+wc_check "the C durable subscriber (walcast tail) has every transaction once, in order" \
+	cmp "$out/ref" "$out/c"
+wc_check "no relay run ended with an error" \
+	bash -c "! grep -q ': error: ' '$wc_scratch/relay.log'"
+
+wc_check_summary
