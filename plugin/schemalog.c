@@ -424,6 +424,18 @@ spi_object(HeapTuple tuple, int tag_col, int type_col, int schema_col,
 	return obj;
 }
 
+/*
+ * Objects never recorded: temporary ones, which are never decoded, and
+ * TOAST tables, which are part of their table.
+ */
+static bool
+internal_object(LoggedObject *obj)
+{
+	return obj->schema != NULL &&
+		(strcmp(obj->schema, "pg_temp") == 0 ||
+		 strcmp(obj->schema, "pg_toast") == 0);
+}
+
 static bool
 is_table(Oid relid)
 {
@@ -460,7 +472,9 @@ add_table(List *tables, Oid relid, bool dropped, const char *schema,
 
 /*
  * Tables named by an ALTER TABLE's subcommands besides the table itself:
- * the partition of ATTACH and DETACH PARTITION.
+ * the partition of ATTACH and DETACH PARTITION.  PostgreSQL 15 does not give
+ * its address, so it is looked up by the name in the command, which is why
+ * this runs under the session's search_path.
  */
 static List *
 add_subcommand_tables(List *tables, CollectedCommand *cmd)
@@ -472,13 +486,19 @@ add_subcommand_tables(List *tables, CollectedCommand *cmd)
 	foreach(lc, cmd->d.alterTable.subcmds)
 	{
 		CollectedATSubcmd *sub = lfirst(lc);
+		AlterTableCmd *at = (AlterTableCmd *) sub->parsetree;
+		Oid			relid;
 
-		if (sub->address.classId == RelationRelationId &&
-			OidIsValid(sub->address.objectId) &&
-			sub->address.objectId != cmd->d.alterTable.objectId &&
-			is_table(sub->address.objectId))
-			tables = add_table(tables, sub->address.objectId, false,
-							   NULL, NULL);
+		if (!IsA(at, AlterTableCmd) ||
+			(at->subtype != AT_AttachPartition &&
+			 at->subtype != AT_DetachPartition &&
+			 at->subtype != AT_DetachPartitionFinalize) ||
+			at->def == NULL || !IsA(at->def, PartitionCmd))
+			continue;
+		relid = RangeVarGetRelid(((PartitionCmd *) at->def)->name, NoLock,
+								 true);
+		if (OidIsValid(relid) && is_table(relid))
+			tables = add_table(tables, relid, false, NULL, NULL);
 	}
 	return tables;
 }
@@ -551,7 +571,7 @@ collect_commands(Oid logid, List **tables)
 		if (DatumGetBool(spi_datum(tuple, 8, &isnull)))
 			continue;
 		obj = spi_object(tuple, 4, 5, 6, 7, 0, CurrentMemoryContext);
-		if (obj->schema != NULL && strcmp(obj->schema, "pg_temp") == 0)
+		if (internal_object(obj))
 			continue;
 		if (obj->classid == RelationRelationId && obj->objid == logid)
 			continue;
@@ -906,6 +926,7 @@ walcast_log_ddl(PG_FUNCTION_ARGS)
 	Oid			logid;
 	ListCell   *lc;
 	int			part = 0;
+	int			nestlevel;
 
 	trigdata = event_trigger_data(fcinfo, "walcast.log_ddl");
 
@@ -926,6 +947,16 @@ walcast_log_ddl(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	}
 
+	/*
+	 * From here on a fixed search_path: names in the definitions come out
+	 * qualified, whatever the session's path.  (The queries above name
+	 * everything with its schema.)
+	 */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+
 	stmt.command_tag = GetCommandTagName(trigdata->tag);
 	stmt.ddl = statement_text(trigdata->parsetree, &stmt.ddl_is_statement);
 	stmt.object_types = text_array(list_concat_copy(stmt.objects,
@@ -937,6 +968,7 @@ walcast_log_ddl(PG_FUNCTION_ARGS)
 		record_row(&stmt, logid, NULL, 1, 1);
 	foreach(lc, tables)
 		record_row(&stmt, logid, lfirst(lc), ++part, list_length(tables));
+	AtEOXact_GUC(true, nestlevel);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -967,7 +999,11 @@ walcast_log_drop(PG_FUNCTION_ARGS)
 	{
 		LoggedObject *obj = spi_object(SPI_tuptable->vals[i], 0, 4, 5, 6, 7,
 									   TopTransactionContext);
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		MemoryContext old;
+
+		if (internal_object(obj))
+			continue;
+		old = MemoryContextSwitchTo(TopTransactionContext);
 
 		dropped_objects = lappend(dropped_objects, obj);
 		MemoryContextSwitchTo(old);

@@ -43,11 +43,18 @@ SELECT pg_catalog.pg_extension_config_dump('walcast.schema_log', '');
 SELECT pg_catalog.pg_extension_config_dump('walcast.schema_log_id_seq', '');
 
 -- The event trigger functions run as the extension's owner (a superuser),
--- whoever runs the DDL, so that only they write the log.
+-- whoever runs the DDL, so that only they write the log.  Expressions in
+-- the definitions (defaults, partition bounds) are printed under fixed
+-- settings, whatever the session's.  log_ddl sets search_path to
+-- pg_catalog, pg_temp itself, once it has looked up the partition named
+-- by ATTACH or DETACH PARTITION under the session's path.
 CREATE FUNCTION log_ddl() RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'walcast_log_ddl'
 LANGUAGE C SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+SET timezone = 'UTC'
+SET extra_float_digits = 1;
 
 CREATE FUNCTION log_drop() RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'walcast_log_drop'
