@@ -602,7 +602,9 @@ append_objects(StringInfo buf, const char *label,
 			appendStringInfoString(buf, ", ");
 		if (o->command_tag[0] != '\0')
 			appendStringInfo(buf, "%s ", o->command_tag);
-		appendStringInfo(buf, "%s %s", o->object_type, o->identity);
+		appendStringInfoString(buf, o->object_type);
+		if (o->identity[0] != '\0')
+			appendStringInfo(buf, " %s", o->identity);
 		if (verbose)
 			appendStringInfo(buf, " (class %u oid %u sub %d)", o->class_id,
 							 o->object_id, o->object_sub_id);
