@@ -38,9 +38,9 @@ ALTER SEQUENCE schema_log_id_seq OWNED BY schema_log.id;
 COMMENT ON TABLE schema_log IS
 'DDL recorded by the walcast event triggers, sent by the walcast plugin as SchemaChange messages';
 
--- dumped with the database, unlike the extension's other objects
-SELECT pg_catalog.pg_extension_config_dump('walcast.schema_log', '');
-SELECT pg_catalog.pg_extension_config_dump('walcast.schema_log_id_seq', '');
+-- Not marked for pg_dump (pg_extension_config_dump): the history names
+-- tables by oid, which a restored database does not keep; a restored
+-- database starts a history of its own.
 
 -- The event trigger functions run as the extension's owner (a superuser),
 -- whoever runs the DDL, so that only they write the log.  Expressions in

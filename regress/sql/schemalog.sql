@@ -105,6 +105,16 @@ SELECT (array_agg(table_name ORDER BY version DESC))[1] AS table_name,
 SELECT count(*) AS rows, bool_and(length(event) > 0) AS all_have_events
   FROM walcast.schema_log;
 
+-- table filters apply to SchemaChange too; one without a table is
+-- always sent
+CREATE TABLE sl_inc (id int);
+CREATE TABLE sl_exc (id int);
+CREATE INDEX sl_exc_id ON sl_exc (id);
+DROP TABLE sl_inc, sl_exc;
+SELECT walcast.decode(data)
+  FROM pg_logical_slot_get_binary_changes('schemalog', NULL, NULL,
+                                          'exclude-tables', 'public.sl_exc');
+
 SELECT pg_drop_replication_slot('schemalog');
 DROP TABLE sl_items;
 DROP DOMAIN sl_positive;
