@@ -130,19 +130,19 @@
 typedef struct LoggedObject
 {
 	char	   *command_tag;	/* NULL for a dropped object */
-	char	   *object_type;
-	char	   *identity;
+	char	   *object_type;	/* "table", "index", "table column", ... */
+	char	   *identity;		/* "public.t"; NULL when it has none */
 	char	   *schema;			/* NULL when it has none */
 	char	   *name;			/* dropped objects: the object's own name */
-	Oid			classid;
-	Oid			objid;
-	int32		objsubid;
+	Oid			classid;		/* the catalog holding it */
+	Oid			objid;			/* its oid there */
+	int32		objsubid;		/* column number, or 0 */
 } LoggedObject;
 
 /* A table whose definition a statement changed: one row each. */
 typedef struct LoggedTable
 {
-	Oid			relid;
+	Oid			relid;			/* pg_class oid */
 	bool		dropped;		/* the statement dropped it */
 	char	   *schema;			/* for a dropped table, as it was */
 	char	   *name;
@@ -157,7 +157,7 @@ typedef struct RunningStatement
 	int			length;			/* its length, 0 for the rest */
 } RunningStatement;
 
-bool		walcast_schema_log = true;	/* GUC walcast.schema_log */
+static bool walcast_schema_log = true;	/* GUC walcast.schema_log */
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static RunningStatement *running = NULL;
@@ -503,13 +503,23 @@ add_subcommand_tables(List *tables, CollectedCommand *cmd)
 	return tables;
 }
 
-/* The command only attaches or detaches partitions. */
+/*
+ * Whether an ALTER TABLE may have changed the table's children (partitions
+ * or inheritance children) too: a column renamed (the address of a simple
+ * command is the column), or any ALTER TABLE subcommand except ATTACH and
+ * DETACH PARTITION.  (A subcommand that does not recurse only adds
+ * versions with unchanged definitions.)
+ */
 static bool
-only_attach_detach(CollectedCommand *cmd)
+changes_children(CollectedCommand *cmd, LoggedObject *obj)
 {
 	ListCell   *lc;
 
-	if (cmd == NULL || cmd->type != SCT_AlterTable)
+	if (cmd == NULL)
+		return false;
+	if (cmd->type == SCT_Simple)
+		return obj->objsubid != 0;
+	if (cmd->type != SCT_AlterTable)
 		return false;
 	foreach(lc, cmd->d.alterTable.subcmds)
 	{
@@ -520,18 +530,17 @@ only_attach_detach(CollectedCommand *cmd)
 			(at->subtype != AT_AttachPartition &&
 			 at->subtype != AT_DetachPartition &&
 			 at->subtype != AT_DetachPartitionFinalize))
-			return false;
+			return true;
 	}
-	return true;
+	return false;
 }
 
 /*
- * The partitions of a partitioned table: an ALTER TABLE of the table (a
- * column added, renamed, retyped) changes them too, and their rows are
- * described by their own Relation.
+ * The children of a table, partitions at every level or inheritance
+ * children: their rows are described by their own Relation.
  */
 static List *
-add_partitions(List *tables, Oid relid)
+add_children(List *tables, Oid relid)
 {
 	List	   *children = find_all_inheritors(relid, NoLock, NULL);
 	ListCell   *lc;
@@ -583,9 +592,9 @@ collect_commands(Oid logid, List **tables)
 		*tables = add_subcommand_tables(*tables, cmd);
 		if (obj->classid == RelationRelationId &&
 			strcmp(obj->command_tag, "ALTER TABLE") == 0 &&
-			get_rel_relkind(obj->objid) == RELKIND_PARTITIONED_TABLE &&
-			!only_attach_detach(cmd))
-			*tables = add_partitions(*tables, obj->objid);
+			changes_children(cmd, obj) && is_table(obj->objid) &&
+			has_subclass(obj->objid))
+			*tables = add_children(*tables, obj->objid);
 	}
 	return objects;
 }
@@ -772,9 +781,9 @@ write_definition(StringInfo def, Relation rel)
 /* What one statement did, shared by its rows. */
 typedef struct LoggedStatement
 {
-	const char *command_tag;
-	char	   *ddl;
-	bool		ddl_is_statement;
+	const char *command_tag;	/* the statement's tag */
+	char	   *ddl;			/* its text, or the whole query */
+	bool		ddl_is_statement;	/* ddl is its text alone */
 	List	   *objects;		/* LoggedObject, created or altered */
 	List	   *dropped;		/* LoggedObject, dropped */
 	Datum		object_types;	/* text[] of both, for the log's columns */
@@ -938,7 +947,8 @@ walcast_log_ddl(PG_FUNCTION_ARGS)
 	}
 
 	memset(&stmt, 0, sizeof(stmt));
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "could not connect to SPI");
 	stmt.objects = collect_commands(logid, &tables);
 	stmt.dropped = take_dropped(trigdata->parsetree, &tables);
 	if (stmt.objects == NIL && stmt.dropped == NIL)
@@ -986,7 +996,8 @@ walcast_log_drop(PG_FUNCTION_ARGS)
 	if (!walcast_schema_log)
 		PG_RETURN_VOID();
 
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "could not connect to SPI");
 	spi_select("SELECT classid, objid, objsubid, object_type, schema_name, "
 			   "object_identity, object_name "
 			   "FROM pg_catalog.pg_event_trigger_dropped_objects() "

@@ -210,7 +210,6 @@ extern int	relcache_identity_enum(char replident);
 extern Bitmapset *relcache_primary_key_columns(Relation rel);
 
 /* schemalog.c */
-extern bool walcast_schema_log;
 extern void schemalog_init(void);
 extern Oid	schemalog_relid(void);
 extern uint64 schemalog_latest_version(Oid relid, Snapshot snapshot);

@@ -115,6 +115,27 @@ SELECT walcast.decode(data)
   FROM pg_logical_slot_get_binary_changes('schemalog', NULL, NULL,
                                           'exclude-tables', 'public.sl_exc');
 
+-- a streamed transaction: the SchemaChange in its place in the stream;
+-- runs of rows of one shape are shown once, with their count
+CREATE TABLE sl_stream (id int);
+BEGIN;
+INSERT INTO sl_stream SELECT g FROM generate_series(1, 2000) g;
+ALTER TABLE sl_stream ADD COLUMN streamed int;
+INSERT INTO sl_stream SELECT g, g FROM generate_series(1, 2000) g;
+COMMIT;
+SELECT line, count(*)
+  FROM (SELECT n, line,
+               n - row_number() OVER (PARTITION BY line ORDER BY n) AS run
+          FROM (SELECT n, CASE WHEN walcast.decode(data) ~ '^#\d+ INSERT'
+                               THEN regexp_replace(walcast.decode(data), '\d+', 'N', 'g')
+                               ELSE walcast.decode(data) END AS line
+                  FROM pg_logical_slot_get_binary_changes('schemalog', NULL, NULL,
+                                                          'streaming', 'on')
+                       WITH ORDINALITY AS c(lsn, xid, data, n)) d) r
+ GROUP BY line, run
+ ORDER BY min(n);
+DROP TABLE sl_stream;
+
 SELECT pg_drop_replication_slot('schemalog');
 DROP TABLE sl_items;
 DROP DOMAIN sl_positive;

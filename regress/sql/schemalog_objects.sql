@@ -32,8 +32,15 @@ ALTER TABLE slo_p ATTACH PARTITION slo_p2 FOR VALUES FROM ('2025-01-01') TO ('20
 INSERT INTO slo_p VALUES (1, '2024-06-01'), (2, '2025-06-01');
 ALTER TABLE slo_p ADD COLUMN note text;
 INSERT INTO slo_p VALUES (3, '2025-07-01', 'n');
+ALTER TABLE slo_p RENAME COLUMN note TO remark;
+ALTER TABLE slo_p RENAME TO slo_parent;
+ALTER TABLE slo_parent RENAME TO slo_p;
 ALTER TABLE slo_p DETACH PARTITION slo_p1;
 INSERT INTO slo_p1 VALUES (4, '2024-07-01', 'detached');
+-- inheritance children too
+CREATE TABLE slo_inh_parent (id int);
+CREATE TABLE slo_inh_child () INHERITS (slo_inh_parent);
+ALTER TABLE slo_inh_parent ADD COLUMN extra text;
 
 SELECT walcast.decode(data)
   FROM pg_logical_slot_get_binary_changes('schemalog_objects', NULL, NULL);
@@ -99,7 +106,7 @@ SELECT command_tag, table_name, version, ddl, ddl_is_statement
   FROM walcast.schema_log ORDER BY id DESC LIMIT 4;
 
 SELECT pg_drop_replication_slot('schemalog_objects');
-DROP TABLE slo_src, slo_p, slo_p1, slo_multi;
+DROP TABLE slo_src, slo_p, slo_p1, slo_multi, slo_inh_parent, slo_inh_child;
 DROP FUNCTION slo_trg(), slo_add_column(text), slo_sql_ddl();
 DROP TYPE slo_mood;
 TRUNCATE walcast.schema_log;
