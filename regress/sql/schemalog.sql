@@ -115,6 +115,28 @@ SELECT walcast.decode(data)
   FROM pg_logical_slot_get_binary_changes('schemalog', NULL, NULL,
                                           'exclude-tables', 'public.sl_exc');
 
+-- a definition too big to stay in the row (its event is stored out of
+-- line, TOAST): made by DDL in a DO block
+DO $$
+BEGIN
+    EXECUTE 'CREATE TABLE sl_wide (' ||
+        (SELECT string_agg(format('column_with_a_long_name_%s text DEFAULT %L', g,
+                                  repeat(g::text, 20)), ', ')
+           FROM generate_series(1, 300) g) || ')';
+END
+$$;
+INSERT INTO sl_wide (column_with_a_long_name_1) VALUES ('x');
+SELECT pg_column_size(event) > 2000 AS big_event,
+       pg_column_size(event) < octet_length(event) AS compressed
+  FROM walcast.schema_log WHERE table_name = 'sl_wide';
+SELECT pg_relation_size(reltoastrelid) > 0 AS toast_used
+  FROM pg_class WHERE oid = 'walcast.schema_log'::regclass;
+SELECT left(line, 120) AS line, length(line),
+       (regexp_match(line, 'column_with_a_long_name_300 text \[default ''(\d+)''::text\]'))[1] AS last_default
+  FROM (SELECT walcast.decode(data) AS line
+          FROM pg_logical_slot_get_binary_changes('schemalog', NULL, NULL)) d;
+DROP TABLE sl_wide;
+
 -- a streamed transaction: the SchemaChange in its place in the stream;
 -- runs of rows of one shape are shown once, with their count
 CREATE TABLE sl_stream (id int);
