@@ -605,6 +605,18 @@ append_objects(StringInfo buf, const char *label,
 		appendStringInfoString(buf, o->object_type);
 		if (o->identity[0] != '\0')
 			appendStringInfo(buf, " %s", o->identity);
+		if (o->n_enum_labels > 0)
+		{
+			appendStringInfoString(buf, " labels (");
+			for (size_t j = 0; j < o->n_enum_labels; j++)
+			{
+				if (j > 0)
+					appendStringInfoString(buf, ", ");
+				append_quoted(buf, o->enum_labels[j],
+							  strlen(o->enum_labels[j]));
+			}
+			appendStringInfoChar(buf, ')');
+		}
 		if (verbose)
 			appendStringInfo(buf, " (class %u oid %u sub %d)", o->class_id,
 							 o->object_id, o->object_sub_id);

@@ -55,6 +55,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "executor/spi.h"
@@ -66,6 +67,7 @@
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -100,6 +102,7 @@
 #define F_OBJ_CLASS			5
 #define F_OBJ_ID			6
 #define F_OBJ_SUB_ID		7
+#define F_OBJ_ENUM_LABELS	8
 #define F_DEF_REL_ID		1
 #define F_DEF_SCHEMA		2
 #define F_DEF_NAME			3
@@ -628,6 +631,43 @@ take_dropped(Node *parsetree, List **tables)
 	return objects;
 }
 
+/* A label of an enum and its place, for sorting. */
+typedef struct EnumLabel
+{
+	float4		sortorder;		/* enumsortorder */
+	const char *label;			/* enumlabel */
+} EnumLabel;
+
+static int
+enum_label_cmp(const void *a, const void *b)
+{
+	float4		x = ((const EnumLabel *) a)->sortorder;
+	float4		y = ((const EnumLabel *) b)->sortorder;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Every label of enum type typid, in sort order. */
+static void
+write_enum_labels(StringInfo out, Oid typid)
+{
+	CatCList   *list = SearchSysCacheList1(ENUMTYPOIDNAME,
+										   ObjectIdGetDatum(typid));
+	EnumLabel  *labels = palloc(sizeof(EnumLabel) * Max(list->n_members, 1));
+
+	for (int i = 0; i < list->n_members; i++)
+	{
+		Form_pg_enum e = (Form_pg_enum) GETSTRUCT(&list->members[i]->tuple);
+
+		labels[i].sortorder = e->enumsortorder;
+		labels[i].label = pstrdup(NameStr(e->enumlabel));
+	}
+	qsort(labels, list->n_members, sizeof(EnumLabel), enum_label_cmp);
+	for (int i = 0; i < list->n_members; i++)
+		encode_cstring(out, F_OBJ_ENUM_LABELS, labels[i].label);
+	ReleaseSysCacheList(list);
+}
+
 static void
 write_objects(StringInfo out, uint32 field, List *objects)
 {
@@ -648,6 +688,9 @@ write_objects(StringInfo out, uint32 field, List *objects)
 		pb_uint(out, F_OBJ_CLASS, obj->classid);
 		pb_uint(out, F_OBJ_ID, obj->objid);
 		pb_int(out, F_OBJ_SUB_ID, obj->objsubid);
+		if (obj->command_tag != NULL && obj->classid == TypeRelationId &&
+			get_typtype(obj->objid) == TYPTYPE_ENUM)
+			write_enum_labels(out, obj->objid);
 		pb_end(out, at);
 	}
 }

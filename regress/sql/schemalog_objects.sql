@@ -67,6 +67,7 @@ ALTER SEQUENCE slo_seq INCREMENT BY 5;
 DROP SEQUENCE slo_seq;
 CREATE TYPE slo_mood AS ENUM ('sad', 'ok');
 ALTER TYPE slo_mood ADD VALUE 'happy';
+ALTER TYPE slo_mood ADD VALUE 'meh' BEFORE 'ok';
 ALTER TABLE slo_src ADD COLUMN mood slo_mood;
 INSERT INTO slo_src VALUES (3, 'c', 'happy');
 
