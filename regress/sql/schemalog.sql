@@ -158,6 +158,23 @@ SELECT line, count(*)
  ORDER BY min(n);
 DROP TABLE sl_stream;
 
+-- a prepared transaction on a two-phase slot: its SchemaChanges among its
+-- rows, sent at PREPARE
+SELECT 'init' FROM pg_create_logical_replication_slot('schemalog_2pc', 'walcast', false, true);
+BEGIN;
+CREATE TABLE sl_2pc (id int);
+INSERT INTO sl_2pc VALUES (1);
+ALTER TABLE sl_2pc ADD COLUMN v text;
+INSERT INTO sl_2pc VALUES (2, 'two');
+PREPARE TRANSACTION 'sl_2pc';
+SELECT walcast.decode(data)
+  FROM pg_logical_slot_get_binary_changes('schemalog_2pc', NULL, NULL);
+COMMIT PREPARED 'sl_2pc';
+SELECT walcast.decode(data)
+  FROM pg_logical_slot_get_binary_changes('schemalog_2pc', NULL, NULL);
+SELECT pg_drop_replication_slot('schemalog_2pc');
+DROP TABLE sl_2pc;
+
 SELECT pg_drop_replication_slot('schemalog');
 DROP TABLE sl_items;
 DROP DOMAIN sl_positive;
