@@ -37,6 +37,7 @@
 #include "utils/memutils.h"
 
 #include "walcast/v1/walcast.pb-c.h"
+#include "walcast.h"
 
 typedef Walcast__V1__Envelope Envelope;
 typedef Walcast__V1__Value Value;
@@ -467,27 +468,15 @@ identity_name(Walcast__V1__ReplicaIdentity identity)
 	}
 }
 
+/* Columns of a Relation or TableDefinition: ": a int [pk, ...], b text". */
 static void
-append_relation(StringInfo buf, const RelationMsg *r, bool verbose)
+append_columns(StringInfo buf, Walcast__V1__Column **columns, size_t n,
+			   bool verbose)
 {
-	appendStringInfo(buf, "RELATION %s.%s", r->schema, r->name);
-	if (verbose)
-		appendStringInfo(buf, " (rel_id %u)", r->rel_id);
-	if (r->kind == WALCAST__V1__RELATION_KIND__RELATION_KIND_PARTITION)
-	{
-		appendStringInfoString(buf, " partition of ");
-		append_table(buf, r->parent_rel_id, verbose);
-	}
-	appendStringInfo(buf, " identity %s format %d",
-					 identity_name(r->replica_identity),
-					 (int) r->format_version);
-	if (r->schema_version != 0)
-		appendStringInfo(buf, " schema_version " UINT64_FORMAT,
-						 (uint64) r->schema_version);
 	appendStringInfoChar(buf, ':');
-	for (size_t i = 0; i < r->n_columns; i++)
+	for (size_t i = 0; i < n; i++)
 	{
-		Walcast__V1__Column *c = r->columns[i];
+		Walcast__V1__Column *c = columns[i];
 		const char *sep = " [";
 
 		appendStringInfo(buf, "%s %s %s", i > 0 ? "," : "", c->name,
@@ -507,11 +496,173 @@ append_relation(StringInfo buf, const RelationMsg *r, bool verbose)
 		FLAG(c->in_replica_identity, "key");
 		FLAG(c->not_null, "not null");
 		FLAG(c->generated, "generated");
+		FLAG(c->identity == WALCAST__V1__COLUMN_IDENTITY__COLUMN_IDENTITY_ALWAYS,
+			 "identity always");
+		FLAG(c->identity == WALCAST__V1__COLUMN_IDENTITY__COLUMN_IDENTITY_BY_DEFAULT,
+			 "identity by default");
 #undef FLAG
+		if (c->default_expression[0] != '\0')
+		{
+			appendStringInfo(buf, "%s%s %s", sep,
+							 c->generated ? "as" : "default",
+							 c->default_expression);
+			sep = ", ";
+		}
 		if (sep[0] == ',')
 			appendStringInfoChar(buf, ']');
 	}
+}
+
+static void
+append_relation(StringInfo buf, const RelationMsg *r, bool verbose)
+{
+	appendStringInfo(buf, "RELATION %s.%s", r->schema, r->name);
+	if (verbose)
+		appendStringInfo(buf, " (rel_id %u)", r->rel_id);
+	if (r->kind == WALCAST__V1__RELATION_KIND__RELATION_KIND_PARTITION)
+	{
+		appendStringInfoString(buf, " partition of ");
+		append_table(buf, r->parent_rel_id, verbose);
+	}
+	appendStringInfo(buf, " identity %s format %d",
+					 identity_name(r->replica_identity),
+					 (int) r->format_version);
+	if (r->schema_version != 0)
+		appendStringInfo(buf, " schema_version " UINT64_FORMAT,
+						 (uint64) r->schema_version);
+	append_columns(buf, r->columns, r->n_columns, verbose);
 	remember_relation(r);
+}
+
+/*
+ * A table definition of the schema log: "public.t table identity default:
+ * id integer [pk, key, not null], ...; primary key (id)".
+ */
+static void
+append_definition(StringInfo buf, const Walcast__V1__TableDefinition *t,
+				  bool verbose)
+{
+	appendStringInfo(buf, "%s.%s", t->schema, t->name);
+	if (verbose)
+		appendStringInfo(buf, " (rel_id %u)", t->rel_id);
+	appendStringInfoString(buf,
+						   t->kind == WALCAST__V1__TABLE_KIND__TABLE_KIND_PARTITIONED ?
+						   " partitioned table" : " table");
+	if (t->parent[0] != '\0')
+		appendStringInfo(buf, " partition of %s %s", t->parent,
+						 t->partition_bound);
+	if (t->partition_key[0] != '\0')
+		appendStringInfo(buf, " partition by %s", t->partition_key);
+	appendStringInfo(buf, " identity %s", identity_name(t->replica_identity));
+	if (t->replica_identity_index[0] != '\0')
+		appendStringInfo(buf, " %s", t->replica_identity_index);
+	append_columns(buf, t->columns, t->n_columns, verbose);
+	if (t->n_primary_key > 0)
+	{
+		appendStringInfoString(buf, "; primary key (");
+		for (size_t i = 0; i < t->n_primary_key; i++)
+			appendStringInfo(buf, "%s%s", i > 0 ? ", " : "",
+							 t->primary_key[i]);
+		appendStringInfoChar(buf, ')');
+	}
+}
+
+/*
+ * The TableDefinition bytes written by schemalog.c as one line, for
+ * walcast.schema_log.definition: the same text walcast.decode shows.
+ */
+char *
+render_table_definition(const char *data, size_t len)
+{
+	Walcast__V1__TableDefinition *t;
+	StringInfoData buf;
+
+	t = walcast__v1__table_definition__unpack(&palloc_allocator, len,
+											  (const uint8_t *) data);
+	if (t == NULL)
+		elog(ERROR, "could not decode a table definition just encoded");
+	initStringInfo(&buf);
+	append_definition(&buf, t, false);
+	walcast__v1__table_definition__free_unpacked(t, &palloc_allocator);
+	return buf.data;
+}
+
+static void
+append_objects(StringInfo buf, const char *label,
+			   Walcast__V1__SchemaObject **objects, size_t n, bool verbose)
+{
+	if (n == 0)
+		return;
+	appendStringInfo(buf, " %s [", label);
+	for (size_t i = 0; i < n; i++)
+	{
+		Walcast__V1__SchemaObject *o = objects[i];
+
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		if (o->command_tag[0] != '\0')
+			appendStringInfo(buf, "%s ", o->command_tag);
+		appendStringInfoString(buf, o->object_type);
+		if (o->identity[0] != '\0')
+			appendStringInfo(buf, " %s", o->identity);
+		if (o->n_enum_labels > 0)
+		{
+			appendStringInfoString(buf, " labels (");
+			for (size_t j = 0; j < o->n_enum_labels; j++)
+			{
+				if (j > 0)
+					appendStringInfoString(buf, ", ");
+				append_quoted(buf, o->enum_labels[j],
+							  strlen(o->enum_labels[j]));
+			}
+			appendStringInfoChar(buf, ')');
+		}
+		if (verbose)
+			appendStringInfo(buf, " (class %u oid %u sub %d)", o->class_id,
+							 o->object_id, o->object_sub_id);
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+static void
+append_schema_change(StringInfo buf, const Walcast__V1__SchemaChange *sc,
+					 bool verbose)
+{
+	appendStringInfo(buf, "SCHEMA CHANGE %s", sc->command_tag);
+	if (sc->rel_id != 0)
+	{
+		appendStringInfo(buf, " %s.%s version " UINT64_FORMAT,
+						 sc->schema, sc->name, (uint64) sc->schema_version);
+		if (verbose)
+			appendStringInfo(buf, " (rel_id %u)", sc->rel_id);
+	}
+	if (sc->parts > 1)
+		appendStringInfo(buf, " part %u/%u", sc->part, sc->parts);
+	if (verbose)
+		appendStringInfo(buf, " log_id " UINT64_FORMAT, (uint64) sc->log_id);
+	/* one line: the statement's line breaks as \n */
+	appendStringInfoString(buf, ": ddl '");
+	for (const char *p = sc->ddl; *p; p++)
+	{
+		if (*p == '\n')
+			appendStringInfoString(buf, "\\n");
+		else if (*p == '\'')
+			appendStringInfoString(buf, "''");
+		else
+			appendStringInfoChar(buf, *p);
+	}
+	appendStringInfoChar(buf, '\'');
+	if (!sc->ddl_is_statement)
+		appendStringInfoString(buf, " (whole query)");
+	append_objects(buf, "objects", sc->objects, sc->n_objects, verbose);
+	append_objects(buf, "dropped", sc->dropped, sc->n_dropped, verbose);
+	if (sc->table_dropped)
+		appendStringInfoString(buf, " table dropped");
+	if (sc->table != NULL)
+	{
+		appendStringInfoString(buf, " table ");
+		append_definition(buf, sc->table, verbose);
+	}
 }
 
 static void
@@ -613,7 +764,7 @@ render(StringInfo buf, const Envelope *e, bool verbose)
 						   e->message->content.len);
 			break;
 		case WALCAST__V1__ENVELOPE__BODY_SCHEMA_CHANGE:
-			appendStringInfo(buf, "SCHEMA CHANGE %s", e->schema_change->command_tag);
+			append_schema_change(buf, e->schema_change, verbose);
 			break;
 		case WALCAST__V1__ENVELOPE__BODY_STREAM_START:
 			appendStringInfo(buf, "STREAM START%s",

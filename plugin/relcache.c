@@ -6,7 +6,10 @@
  * For each relation seen in a decoding session the cache keeps the live
  * columns with their codecs (encode.c), which columns form the replica
  * identity, whether the table passes the table filters, and the bytes of
- * the last Relation message built for it.
+ * the last Relation message built for it, and the table's latest version
+ * in the schema log (schemalog.c), read under the historic snapshot when
+ * the entry is built.  The entry of walcast.schema_log itself is marked:
+ * its inserts are sent as SchemaChange messages (walcast.c).
  *
  * Invalidation follows pgoutput: relcache and pg_type syscache callbacks
  * only clear a flag, because they can fire in the middle of a callback; the
@@ -145,8 +148,8 @@ relcache_init(WalcastData *data)
  * Opens the index without a lock, as RelationGetIdentityKeyBitmap does:
  * during decoding we only read the historic catalog.
  */
-static Bitmapset *
-primary_key_columns(Relation rel)
+Bitmapset *
+relcache_primary_key_columns(Relation rel)
 {
 	Oid			pkoid = RelationGetPrimaryKeyIndex(rel);
 	Relation	index;
@@ -164,8 +167,8 @@ primary_key_columns(Relation rel)
 	return cols;
 }
 
-static int
-identity_enum(char replident)
+int
+relcache_identity_enum(char replident)
 {
 	switch (replident)
 	{
@@ -178,6 +181,58 @@ identity_enum(char replident)
 		default:
 			return IDENTITY_DEFAULT;
 	}
+}
+
+/*
+ * The fields of a Column message shared by Relation and the schema log's
+ * TableDefinition, into a Column being written.  base is the type values
+ * are sent as (the base type of a domain).
+ */
+void
+relcache_write_column(StringInfo out, Form_pg_attribute att,
+					  bool in_identity, bool in_pkey, Oid base)
+{
+	encode_cstring(out, F_COL_NAME, NameStr(att->attname));
+	pb_uint(out, F_COL_TYPE_OID, att->atttypid);
+	pb_int(out, F_COL_TYPMOD, att->atttypmod);
+	encode_cstring(out, F_COL_TYPE_NAME,
+				   format_type_with_typemod(att->atttypid, att->atttypmod));
+	pb_bool(out, F_COL_NOT_NULL, att->attnotnull);
+	pb_bool(out, F_COL_IDENTITY, in_identity);
+	pb_bool(out, F_COL_PKEY, in_pkey);
+	pb_bool(out, F_COL_GENERATED, att->attgenerated != '\0');
+	pb_int(out, F_COL_ATTNUM, att->attnum);
+	if (base != att->atttypid)
+		pb_uint(out, F_COL_BASE_TYPE, base);
+}
+
+/*
+ * Where the columns the plugin reads sit in walcast.schema_log's rows;
+ * false when one is missing.
+ */
+static bool
+find_log_columns(RelationEntry *entry, TupleDesc desc)
+{
+	entry->log_relid_att = entry->log_schema_att = entry->log_name_att =
+		entry->log_event_att = 0;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const char *name = NameStr(att->attname);
+
+		if (att->attisdropped)
+			continue;
+		if (strcmp(name, "rel_id") == 0)
+			entry->log_relid_att = att->attnum;
+		else if (strcmp(name, "schema_name") == 0)
+			entry->log_schema_att = att->attnum;
+		else if (strcmp(name, "table_name") == 0)
+			entry->log_name_att = att->attnum;
+		else if (strcmp(name, "event") == 0)
+			entry->log_event_att = att->attnum;
+	}
+	return entry->log_relid_att && entry->log_schema_att &&
+		entry->log_name_att && entry->log_event_att;
 }
 
 /*
@@ -194,7 +249,7 @@ build_columns(RelationEntry *entry, Relation rel, const char *schema,
 	if (entry->replident != REPLICA_IDENTITY_NOTHING &&
 		entry->replident != REPLICA_IDENTITY_FULL)
 		idattrs = RelationGetIdentityKeyBitmap(rel);
-	pkattrs = primary_key_columns(rel);
+	pkattrs = relcache_primary_key_columns(rel);
 
 	entry->columns = palloc(sizeof(ColumnInfo) * Max(desc->natts, 1));
 	entry->values = palloc(sizeof(Datum) * Max(desc->natts, 1));
@@ -204,7 +259,7 @@ build_columns(RelationEntry *entry, Relation rel, const char *schema,
 	pb_uint(def, F_REL_ID, RelationGetRelid(rel));
 	encode_cstring(def, F_REL_SCHEMA, schema);
 	encode_cstring(def, F_REL_NAME, RelationGetRelationName(rel));
-	pb_uint(def, F_REL_IDENTITY, identity_enum(entry->replident));
+	pb_uint(def, F_REL_IDENTITY, relcache_identity_enum(entry->replident));
 
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -222,23 +277,14 @@ build_columns(RelationEntry *entry, Relation rel, const char *schema,
 		codec_init(&col->codec, att->atttypid, entry->context);
 
 		at = pb_begin(def, F_REL_COLUMNS);
-		encode_cstring(def, F_COL_NAME, NameStr(att->attname));
-		pb_uint(def, F_COL_TYPE_OID, att->atttypid);
-		pb_int(def, F_COL_TYPMOD, att->atttypmod);
-		encode_cstring(def, F_COL_TYPE_NAME,
-					   format_type_with_typemod(att->atttypid,
-												att->atttypmod));
-		pb_bool(def, F_COL_NOT_NULL, att->attnotnull);
-		pb_bool(def, F_COL_IDENTITY, col->in_identity);
-		pb_bool(def, F_COL_PKEY, bms_is_member(offset, pkattrs));
-		pb_bool(def, F_COL_GENERATED, att->attgenerated != '\0');
-		pb_int(def, F_COL_ATTNUM, att->attnum);
-		if (col->codec.typid != att->atttypid)
-			pb_uint(def, F_COL_BASE_TYPE, col->codec.typid);
+		relcache_write_column(def, att, col->in_identity,
+							  bms_is_member(offset, pkattrs),
+							  col->codec.typid);
 		pb_end(def, at);
 	}
 
 	pb_uint(def, F_REL_FORMAT, WALCAST_FORMAT_VERSION);
+	pb_uint(def, F_REL_SCHEMA_VERSION, entry->schema_version);
 	if (rel->rd_rel->relispartition)
 	{
 		pb_uint(def, F_REL_KIND, KIND_PARTITION);
@@ -269,6 +315,19 @@ rebuild_entry(WalcastData *data, RelationEntry *entry, Relation rel)
 	entry->definition_len = 0;
 	entry->ncolumns = 0;
 	entry->natts = RelationGetDescr(rel)->natts;
+	entry->schema_version = 0;
+
+	/*
+	 * walcast.schema_log's rows become SchemaChange messages, never rows.
+	 * Other tables carry their latest version from it.
+	 */
+	entry->schema_log = RelationGetRelid(rel) == schemalog_relid() &&
+		find_log_columns(entry, RelationGetDescr(rel));
+	if (entry->schema_log)
+		entry->publish = false;
+	else if (entry->publish)
+		entry->schema_version =
+			schemalog_latest_version(RelationGetRelid(rel), NULL);
 
 	if (entry->publish)
 	{
@@ -316,6 +375,16 @@ relcache_lookup(WalcastData *data, Relation rel)
 	if (!entry->valid || entry->natts != RelationGetDescr(rel)->natts)
 		rebuild_entry(data, entry, rel);
 	return entry;
+}
+
+/*
+ * Describe relid again before its next row: its schema log version
+ * changed.
+ */
+void
+relcache_invalidate(Oid relid)
+{
+	invalidate_relation((Datum) 0, relid);
 }
 
 /* Write the Relation body of entry into an envelope being built. */

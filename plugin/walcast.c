@@ -17,6 +17,11 @@
  * whatever the size of its transaction.  Nothing points into a
  * ReorderBufferChange after its callback returns.
  *
+ * An insert into walcast.schema_log, the history the extension's event
+ * triggers write in the DDL's own transaction (schemalog.c), is sent as a
+ * SchemaChange in its place among the changes; the log's rows are never
+ * sent as rows.
+ *
  * Streaming (option streaming) and two-phase decoding (a slot created with
  * two_phase) follow the same pattern with their own begin and end messages.
  *
@@ -24,12 +29,15 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
+#include "access/htup_details.h"
 #include "access/xlog.h"
 #include "libpq/libpq-be.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "replication/logical.h"
 #include "replication/origin.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 
 #include "pbwire.h"
@@ -84,6 +92,7 @@ PG_MODULE_MAGIC;
 /* Report progress to the walsender after this many skipped changes. */
 #define SKIPPED_CHANGES_PER_PROGRESS 100
 
+extern void _PG_init(void);
 extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
 static void walcast_startup(LogicalDecodingContext *ctx,
@@ -127,6 +136,12 @@ static void walcast_stream_commit(LogicalDecodingContext *ctx,
 static void walcast_stream_prepare(LogicalDecodingContext *ctx,
 								   ReorderBufferTXN *txn,
 								   XLogRecPtr prepare_lsn);
+
+void
+_PG_init(void)
+{
+	schemalog_init();
+}
 
 void
 _PG_output_plugin_init(OutputPluginCallbacks *cb)
@@ -366,6 +381,62 @@ ensure_relation(LogicalDecodingContext *ctx, RelationEntry *entry)
 	}
 }
 
+/*
+ * An insert into walcast.schema_log: its event column already holds the
+ * SchemaChange body (schemalog.c), which goes into the envelope as it is.
+ * The table it describes gets its Relation sent again, with the new
+ * version, before its next row.  Events about a table the filters leave
+ * out are skipped.
+ */
+static void
+write_schema_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+					RelationEntry *entry, Relation rel,
+					ReorderBufferChange *change)
+{
+	WalcastData *data = ctx->output_plugin_private;
+	HeapTuple	tuple = &change->data.tp.newtuple->tuple;
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		isnull;
+	Datum		relid = heap_getattr(tuple, entry->log_relid_att, desc,
+									 &isnull);
+	Datum		event;
+	struct varlena *bytes;
+	WalcastTxn *state;
+	StringInfo	out;
+
+	if (!isnull)
+	{
+		Datum		schema = heap_getattr(tuple, entry->log_schema_att, desc,
+										  &isnull);
+		Datum		name;
+		bool		name_null;
+
+		name = heap_getattr(tuple, entry->log_name_att, desc, &name_null);
+		relcache_invalidate(DatumGetObjectId(relid));
+		if (!isnull && !name_null &&
+			!walcast_table_matches(&data->opt, TextDatumGetCString(schema),
+								   TextDatumGetCString(name)))
+		{
+			skipped_change(ctx);
+			return;
+		}
+	}
+	event = heap_getattr(tuple, entry->log_event_att, desc, &isnull);
+	if (isnull)
+	{
+		skipped_change(ctx);
+		return;
+	}
+	bytes = detoast_attr((struct varlena *) DatumGetPointer(event));
+
+	state = ensure_begin(ctx, txn);
+	out = write_start(ctx, true, change->lsn, change_xid(data, txn, change),
+					  ++state->changes);
+	pb_bytes_always(out, F_ENV_SCHEMA_CHANGE, VARDATA_ANY(bytes),
+					VARSIZE_ANY_EXHDR(bytes));
+	OutputPluginWrite(ctx, true);
+}
+
 static void
 walcast_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			   Relation rel, ReorderBufferChange *change)
@@ -380,6 +451,12 @@ walcast_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	int			old_kind;
 	int			at;
 
+	if (entry->schema_log &&
+		change->action == REORDER_BUFFER_CHANGE_INSERT && newtuple != NULL)
+	{
+		write_schema_change(ctx, txn, entry, rel, change);
+		goto done;
+	}
 	if (!entry->publish)
 	{
 		skipped_change(ctx);

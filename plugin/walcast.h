@@ -5,8 +5,9 @@
  *
  * walcast.c holds the callbacks, options.c the option parsing, relcache.c
  * the per-relation cache and the Relation message, encode.c the encoding of
- * rows and values, decode.c the SQL function that renders the stream for
- * people and for the regression tests.
+ * rows and values, schemalog.c the event triggers of the schema log and the
+ * SchemaChange message, decode.c the SQL function that renders the stream
+ * for people and for the regression tests.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,6 +18,7 @@
 #include "nodes/pg_list.h"
 #include "replication/logical.h"
 #include "utils/rel.h"
+#include "utils/snapshot.h"
 
 #define WALCAST_VERSION			"1.0.0"
 #define WALCAST_FORMAT_VERSION	1
@@ -146,6 +148,12 @@ typedef struct RelationEntry
 	ColumnInfo *columns;
 	Datum	   *values;			/* natts slots for deforming a row */
 	bool	   *nulls;
+	uint64		schema_version; /* latest version in the schema log, 0 none */
+	bool		schema_log;		/* this is walcast.schema_log */
+	AttrNumber	log_relid_att;	/* schema_log: its columns read by the plugin */
+	AttrNumber	log_schema_att;
+	AttrNumber	log_name_att;
+	AttrNumber	log_event_att;
 	char	   *definition;		/* the last Relation body written, to spot changes */
 	int			definition_len;
 	MemoryContext context;		/* holds columns and definition */
@@ -195,6 +203,19 @@ extern void relcache_init(WalcastData *data);
 extern RelationEntry *relcache_lookup(WalcastData *data, Relation rel);
 extern void relcache_write_relation(StringInfo out, RelationEntry *entry);
 extern void relcache_forget_sent(void);
+extern void relcache_invalidate(Oid relid);
+extern void relcache_write_column(StringInfo out, Form_pg_attribute att,
+								  bool in_identity, bool in_pkey, Oid base);
+extern int	relcache_identity_enum(char replident);
+extern Bitmapset *relcache_primary_key_columns(Relation rel);
+
+/* schemalog.c */
+extern void schemalog_init(void);
+extern Oid	schemalog_relid(void);
+extern uint64 schemalog_latest_version(Oid relid, Snapshot snapshot);
+
+/* decode.c */
+extern char *render_table_definition(const char *data, size_t len);
 
 /* encode.c */
 extern void encode_init(void);
