@@ -21,4 +21,6 @@ typedef struct WcCommand
 	const char *summary;		/* one line for "walcast --help" */
 } WcCommand;
 
+extern int	check_main(int argc, char **argv);
+
 #endif							/* WALCAST_COMMANDS_H */

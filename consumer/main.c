@@ -15,6 +15,7 @@
 #include <string.h>
 
 static const WcCommand commands[] = {
+	{"check", check_main, "check a server for walcast and print the exact fixes"},
 	{NULL, NULL, NULL}
 };
 
