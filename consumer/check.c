@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* a statement --fix ran, and how it went */
 typedef struct AppliedFix
@@ -322,6 +323,9 @@ apply_fixes(CheckContext *ctx)
 			wc_info("applying in database \"%s\": %s", s->database, s->sql);
 			res = check_query(conn, &a->error, s->sql, 0, NULL);
 			PQclear(res);
+			/* the postmaster reloads asynchronously; let it before we check again */
+			if (a->error == NULL && strstr(s->sql, "pg_reload_conf()"))
+				usleep(500000);
 			if (conn != ctx->conn)
 				PQfinish(conn);
 		}
@@ -369,6 +373,8 @@ close_connections(CheckContext *ctx)
 	if (ctx->conn)
 		PQfinish(ctx->conn);
 	ctx->repl = ctx->conn = NULL;
+	ctx->repl_ok = ctx->wal_logical = false;
+	ctx->probe = PROBE_NOT_RUN;
 	free(ctx->version);
 	free(ctx->user);
 	free(ctx->user_ident);

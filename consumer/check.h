@@ -31,6 +31,15 @@ typedef enum CheckStatus
 	CHECK_SKIP					/* could not be checked: says why */
 } CheckStatus;
 
+/* the outcome of the plugin check's temporary slot */
+typedef enum CheckProbe
+{
+	PROBE_NOT_RUN,
+	PROBE_OK,					/* created and dropped */
+	PROBE_NOT_LISTED,			/* not in output_plugin_libraries */
+	PROBE_FAILED				/* any other error */
+} CheckProbe;
+
 typedef enum CheckPlatform
 {
 	PLATFORM_SELF_HOSTED,
@@ -89,6 +98,7 @@ typedef struct CheckContext
 	bool		rds_superuser;	/* member of rds_superuser */
 	bool		wal_logical;	/* wal_level = logical now */
 	bool		repl_ok;		/* IDENTIFY_SYSTEM worked */
+	CheckProbe	probe;			/* what the temporary slot showed */
 	char	   *slot_plugin;	/* --slot's plugin, NULL when absent */
 
 	/* the report */

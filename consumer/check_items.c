@@ -573,25 +573,60 @@ check_replication_connection(CheckContext *ctx)
 	PQclear(res);
 }
 
-/* whether a comma-separated list of names holds one */
-static bool
-list_has(const char *list, const char *name)
+/*
+ * Split a list setting as the server does (SplitDirectoriesString): names
+ * separated by commas, each perhaps in double quotes.  Returns the number
+ * of names; each is a new string in names[].
+ */
+static int
+split_list(const char *list, char ***names)
 {
 	const char *p = list;
-	size_t		n = strlen(name);
+	int			n = 0;
 
-	while (*p)
+	*names = NULL;
+	for (;;)
 	{
-		const char *end;
+		char	   *name = wc_malloc(strlen(list) + 1);
+		size_t		len = 0;
 
-		while (*p == ' ' || *p == ',' || *p == '"' || *p == '\t')
+		while (*p == ' ' || *p == '\t' || *p == '\n')
 			p++;
-		end = p + strcspn(p, ", \t\"");
-		if ((size_t) (end - p) == n && strncmp(p, name, n) == 0)
-			return true;
-		p = end;
+		if (*p == '\0')
+		{
+			free(name);
+			break;
+		}
+		if (*p == '"')
+		{
+			for (p++; *p; p++)
+			{
+				if (*p == '"' && p[1] == '"')
+					p++;
+				else if (*p == '"')
+				{
+					p++;
+					break;
+				}
+				name[len++] = *p;
+			}
+		}
+		else
+		{
+			while (*p && *p != ',')
+				name[len++] = *p++;
+			while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+				len--;
+		}
+		name[len] = '\0';
+		*names = wc_realloc(*names, sizeof(char *) * (n + 1));
+		(*names)[n++] = name;
+		while (*p && *p != ',')
+			p++;
+		if (*p == ',')
+			p++;
 	}
-	return false;
+	return n;
 }
 
 /* output_plugin_libraries (15.19 and later): lists the plugin */
@@ -602,8 +637,11 @@ check_output_plugin_libraries(CheckContext *ctx)
 	CheckResult *r;
 	const char *list;
 	char	   *newlist;
-	char	   *lit;
 	char	   *error;
+	char	  **names;
+	int			nnames;
+	int			i;
+	bool		found = false;
 
 	/* NULL when the server has no such setting, an error when hidden */
 	res = check_query(ctx->conn, &error,
@@ -611,9 +649,18 @@ check_output_plugin_libraries(CheckContext *ctx)
 					  0, NULL);
 	if (res == NULL)
 	{
-		check_add(ctx, "output_plugin_libraries", CHECK_SKIP,
-				  "role \"%s\" may not read it (%s); the plugin check tries it",
-				  ctx->user, error);
+		/* the plugin check, before this one, tried the list */
+		if (ctx->probe == PROBE_OK)
+			check_add(ctx, "output_plugin_libraries", CHECK_PASS,
+					  "hidden from role \"%s\", but it allows %s: the temporary slot was created",
+					  ctx->user, ctx->plugin);
+		else if (ctx->probe == PROBE_NOT_LISTED)
+			check_add(ctx, "output_plugin_libraries", CHECK_FAIL,
+					  "hidden from role \"%s\", and it does not list %s (see plugin)",
+					  ctx->user, ctx->plugin);
+		else
+			check_add(ctx, "output_plugin_libraries", CHECK_SKIP,
+					  "role \"%s\" may not read it: %s", ctx->user, error);
 		free(error);
 		return;
 	}
@@ -625,33 +672,44 @@ check_output_plugin_libraries(CheckContext *ctx)
 		return;
 	}
 	list = PQgetvalue(res, 0, 0);
-	if (list_has(list, ctx->plugin))
+	nnames = split_list(list, &names);
+	for (i = 0; i < nnames; i++)
+		if (strcmp(names[i], ctx->plugin) == 0)
+			found = true;
+	if (found)
+		check_add(ctx, "output_plugin_libraries", CHECK_PASS, "%s", list);
+	else
 	{
-		check_add(ctx, "output_plugin_libraries", CHECK_PASS, "'%s'", list);
-		PQclear(res);
-		return;
+		/* the check applies to superusers too */
+		r = check_add(ctx, "output_plugin_libraries", CHECK_FAIL,
+					  "'%s' does not list %s: no slot may use it", list,
+					  ctx->plugin);
+		if (is_rds(ctx))
+			check_fix(r, "custom output plugins cannot be installed on RDS or Aurora: run the relay in pgoutput mode (walcast check --plugin pgoutput)");
+		else
+		{
+			/* the new list: ours, then the old names, each quoted */
+			newlist = literal(ctx, ctx->plugin);
+			for (i = 0; i < nnames; i++)
+			{
+				char	   *lit = literal(ctx, names[i]);
+				char	   *next = wc_psprintf("%s, %s", newlist, lit);
+
+				free(lit);
+				free(newlist);
+				newlist = next;
+			}
+			check_fix(r, "as a superuser (keep the plugins already listed: their slots stop working otherwise):");
+			check_fix_sql(r, ctx->dbname, admin(ctx), can_alter_system(ctx),
+						  "ALTER SYSTEM SET output_plugin_libraries = %s;", newlist);
+			check_fix_sql(r, ctx->dbname, admin(ctx), can_alter_system(ctx),
+						  "SELECT pg_reload_conf();");
+			free(newlist);
+		}
 	}
-	r = check_add(ctx, "output_plugin_libraries",
-				  ctx->superuser ? CHECK_WARN : CHECK_FAIL,
-				  "'%s' does not list %s: %s", list, ctx->plugin,
-				  ctx->superuser ? "only superusers may use it" :
-				  "a role that is not a superuser cannot use it");
-	if (is_rds(ctx))
-	{
-		check_fix(r, "custom output plugins cannot be installed on RDS or Aurora: run the relay in pgoutput mode (walcast check --plugin pgoutput)");
-		PQclear(res);
-		return;
-	}
-	newlist = list[0] ? wc_psprintf("%s, %s", ctx->plugin, list) :
-		wc_strdup(ctx->plugin);
-	lit = literal(ctx, newlist);
-	check_fix(r, "as a superuser (keep the plugins already listed: their slots stop working otherwise):");
-	check_fix_sql(r, ctx->dbname, admin(ctx), can_alter_system(ctx),
-				  "ALTER SYSTEM SET output_plugin_libraries = %s;", lit);
-	check_fix_sql(r, ctx->dbname, admin(ctx), can_alter_system(ctx),
-				  "SELECT pg_reload_conf();");
-	free(lit);
-	free(newlist);
+	for (i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
 	PQclear(res);
 }
 
@@ -761,6 +819,7 @@ check_plugin(CheckContext *ctx)
 				  PQresultStatus(drop) == PGRES_TUPLES_OK ? "" :
 				  " (at disconnection)");
 		PQclear(drop);
+		ctx->probe = PROBE_OK;
 	}
 	else
 	{
@@ -771,6 +830,7 @@ check_plugin(CheckContext *ctx)
 		r = check_add(ctx, "plugin", CHECK_FAIL,
 					  "could not create a temporary slot with plugin %s: %s",
 					  ctx->plugin, msg);
+		ctx->probe = PROBE_FAILED;
 		if (state && strcmp(state, "58P01") == 0)
 		{
 			if (is_rds(ctx))
@@ -780,10 +840,11 @@ check_plugin(CheckContext *ctx)
 		}
 		else if (strstr(msg, "may not be used as an output plugin"))
 		{
+			ctx->probe = PROBE_NOT_LISTED;
 			check_fix(r, "as a superuser, add %s to output_plugin_libraries, keeping the plugins already listed (SHOW output_plugin_libraries), for example:",
 					  ctx->plugin);
 			check_fix_sql(r, ctx->dbname, admin(ctx), false,
-						  "ALTER SYSTEM SET output_plugin_libraries = '%s, pgoutput';",
+						  "ALTER SYSTEM SET output_plugin_libraries = '%s', 'pgoutput';",
 						  ctx->plugin);
 			check_fix_sql(r, ctx->dbname, admin(ctx), false,
 						  "SELECT pg_reload_conf();");
@@ -1397,11 +1458,13 @@ check_publication(CheckContext *ctx)
 }
 
 /*
- * publication_before_slot: the publication must predate the slot's start
- * point, or decoding a change from before it fails with 'publication "p"
- * does not exist'.  The row of pg_publication was written (created, or
- * last altered) by a transaction; when that transaction is not older than
- * the slot's catalog_xmin, the slot may decode changes from before it.
+ * publication_before_slot: pgoutput looks the publication up in the
+ * catalog as it was at each change it decodes; a change from before the
+ * publication existed fails with 'publication "p" does not exist', and the
+ * slot is stuck there.  Neither the slot nor the publication records when
+ * it was made (catalog_xmin is held back by every other slot), so this
+ * decodes the slot's first pending transaction without consuming it
+ * (peek), which is exactly what the relay would do first.
  */
 static void
 check_publication_before_slot(CheckContext *ctx)
@@ -1409,6 +1472,7 @@ check_publication_before_slot(CheckContext *ctx)
 	PGresult   *res;
 	CheckResult *r;
 	const char *params[2];
+	char	   *error;
 
 	if (ctx->publication == NULL || ctx->slot == NULL || ctx->slot_plugin == NULL)
 	{
@@ -1416,31 +1480,47 @@ check_publication_before_slot(CheckContext *ctx)
 				  "needs --publication and an existing --slot");
 		return;
 	}
-	params[0] = ctx->publication;
-	params[1] = ctx->slot;
-	res = query(ctx, "publication_before_slot",
-				"SELECT p.xmin, s.catalog_xmin, age(p.xmin) <= age(s.catalog_xmin)"
-				" FROM pg_publication p, pg_replication_slots s"
-				" WHERE p.pubname = $1 AND s.slot_name = $2"
-				" AND s.catalog_xmin IS NOT NULL", 2, params);
-	if (res == NULL)
+	if (strcmp(ctx->slot_plugin, "pgoutput") != 0)
+	{
+		check_add(ctx, "publication_before_slot", CHECK_PASS,
+				  "slot \"%s\" uses plugin %s, which does not read publications",
+				  ctx->slot, ctx->slot_plugin);
 		return;
-	if (PQntuples(res) == 0)
+	}
+	if (!ctx->replication || !ctx->wal_logical)
+	{
 		check_add(ctx, "publication_before_slot", CHECK_SKIP,
-				  "the publication does not exist or the slot keeps no catalog rows");
-	else if (bool_value(res, 0, 2))
+				  "needs replication rights and wal_level = logical to read the slot");
+		return;
+	}
+	params[0] = ctx->slot;
+	params[1] = ctx->publication;
+	res = check_query(ctx->conn, &error,
+					  "SELECT count(*) FROM pg_logical_slot_peek_binary_changes("
+					  "$1, NULL, 1, 'proto_version', '1',"
+					  " 'publication_names', quote_ident($2))"
+					  " WHERE EXISTS (SELECT 1 FROM pg_replication_slots"
+					  "  WHERE slot_name = $1 AND NOT active)"
+					  " AND EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $2)",
+					  2, params);
+	if (res)
+		check_add(ctx, "publication_before_slot", CHECK_PASS,
+				  "slot \"%s\" decodes its next transaction with publication \"%s\"",
+				  ctx->slot, ctx->publication);
+	else if (strstr(error, "publication") && strstr(error, "does not exist"))
 	{
 		r = check_add(ctx, "publication_before_slot", CHECK_FAIL,
-					  "publication \"%s\" was created or changed (transaction %s) after slot \"%s\" started (catalog_xmin %s): decoding a change from before it fails with publication \"%s\" does not exist",
-					  ctx->publication, PQgetvalue(res, 0, 0), ctx->slot,
-					  PQgetvalue(res, 0, 1), ctx->publication);
+					  "slot \"%s\" has changes from before publication \"%s\" was created: decoding them fails with %s",
+					  ctx->slot, ctx->publication, error);
 		fix_recreate_slot(ctx, r, "now that the publication exists");
 	}
+	else if (strstr(error, "is active for PID"))
+		check_add(ctx, "publication_before_slot", CHECK_SKIP,
+				  "slot \"%s\" is in use: %s", ctx->slot, error);
 	else
-		check_add(ctx, "publication_before_slot", CHECK_PASS,
-				  "publication \"%s\" (transaction %s) predates slot \"%s\" (catalog_xmin %s)",
-				  ctx->publication, PQgetvalue(res, 0, 0), ctx->slot,
-				  PQgetvalue(res, 0, 1));
+		check_add(ctx, "publication_before_slot", CHECK_FAIL,
+				  "could not decode slot \"%s\": %s", ctx->slot, error);
+	free(error);
 	PQclear(res);
 }
 
@@ -1744,7 +1824,9 @@ check_schema_log(CheckContext *ctx)
 	res = query(ctx, "schema_log",
 				"SELECT (SELECT extversion FROM pg_extension WHERE extname = 'walcast'),"
 				" (SELECT default_version FROM pg_available_extensions WHERE name = 'walcast'),"
-				" to_regclass('walcast.schema_log') IS NOT NULL,"
+				" EXISTS (SELECT 1 FROM pg_class c"
+				"  JOIN pg_namespace n ON n.oid = c.relnamespace"
+				"  WHERE n.nspname = 'walcast' AND c.relname = 'schema_log'),"
 				" (SELECT count(*) FROM pg_event_trigger e"
 				"  JOIN pg_depend d ON d.classid = 'pg_event_trigger'::regclass"
 				"  AND d.objid = e.oid AND d.deptype = 'e'"
@@ -1777,7 +1859,8 @@ check_schema_log(CheckContext *ctx)
 		r = check_add(ctx, "schema_log", CHECK_WARN,
 					  "extension walcast is not created in database \"%s\": DDL is not recorded",
 					  ctx->dbname);
-		check_fix(r, "as a superuser in database \"%s\" (event triggers need one):", ctx->dbname);
+		check_fix(r, "as %s in database \"%s\" (event triggers need one):",
+				  admin(ctx), ctx->dbname);
 		check_fix_sql(r, ctx->dbname, admin(ctx), ctx->superuser,
 					  "CREATE EXTENSION walcast;");
 	}
@@ -2008,8 +2091,8 @@ const CheckFunc check_catalogue[] = {
 	check_pending_restart,
 	check_replication_role,
 	check_replication_connection,
-	check_output_plugin_libraries,
 	check_plugin,
+	check_output_plugin_libraries,
 	check_ddl_privilege,
 	check_slot_capacity,
 	check_slot,
