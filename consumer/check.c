@@ -78,10 +78,10 @@ usage(FILE *out)
 			"is dropped again, unless --fix is given.\n\n"
 			"Exit status:\n"
 			"  0  every check passed\n"
+			"  %d  usage error\n"
 			"  %d  some checks warn, none fails\n"
-			"  %d  at least one check fails (or the server could not be reached)\n"
-			"  2  usage error\n",
-			CHECK_EXIT_WARNINGS, CHECK_EXIT_FAILURES);
+			"  %d  at least one check fails (or the server could not be reached)\n",
+			WC_EXIT_USAGE, CHECK_EXIT_WARNINGS, CHECK_EXIT_FAILURES);
 }
 
 /* a formatted string in new memory */
@@ -622,7 +622,8 @@ check_main(int argc, char **argv)
 		return WC_EXIT_OK;
 	}
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "d:S:P:v", long_options, NULL)) != -1)
+	opterr = 0;					/* our messages, in our style */
+	while ((c = getopt_long(argc, argv, ":d:S:P:v", long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -656,7 +657,12 @@ check_main(int argc, char **argv)
 			case 'v':
 				wc_log_min_level = WC_LOG_INFO;
 				break;
+			case ':':
+				wc_error("option \"%s\" requires an argument", argv[optind - 1]);
+				wc_log_hint("Try \"walcast check --help\" for more information.");
+				return WC_EXIT_USAGE;
 			default:
+				wc_error("unrecognized option \"%s\"", argv[optind - 1]);
 				wc_log_hint("Try \"walcast check --help\" for more information.");
 				return WC_EXIT_USAGE;
 		}
