@@ -787,7 +787,9 @@ check_plugin(CheckContext *ctx)
 		check_add(ctx, "plugin", CHECK_SKIP, "needs wal_level = logical");
 		return;
 	}
-	snprintf(slot, sizeof(slot), "walcast_check_%d", (int) getpid());
+	/* unique enough among checks run at once from several machines */
+	snprintf(slot, sizeof(slot), "walcast_check_%d_%d", (int) getpid(),
+			 (int) (wc_now_unix() % 1000000));
 	if (ctx->version_num >= 150000)
 		command = wc_psprintf("CREATE_REPLICATION_SLOT \"%s\" TEMPORARY LOGICAL \"%s\" (SNAPSHOT 'nothing')",
 							  slot, ctx->plugin);
@@ -800,10 +802,25 @@ check_plugin(CheckContext *ctx)
 
 	if (timed_out)
 	{
+		char	   *error;
+		PGresult   *waiting;
+
+		/* the transactions with an xid are what slot creation waits for */
+		waiting = check_query(ctx->conn, &error,
+							  "SELECT string_agg(format('process %s (user \"%s\", %s, since %s)',"
+							  "  pid, usename, state, date_trunc('second', xact_start)), ', '),"
+							  " (SELECT count(*) FROM pg_prepared_xacts)"
+							  " FROM pg_stat_activity"
+							  " WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()",
+							  0, NULL);
 		r = check_add(ctx, "plugin", CHECK_FAIL,
-					  "creating a temporary slot with plugin %s waited more than %d s for running transactions to end",
-					  ctx->plugin, (int) (PROBE_TIMEOUT_USEC / 1000000));
-		check_fix(r, "finish or end the long-running and prepared transactions (see long_transactions, prepared_transactions), then check again");
+					  "creating a temporary slot with plugin %s waited more than %d s for running transactions to end: %s; %s prepared",
+					  ctx->plugin, (int) (PROBE_TIMEOUT_USEC / 1000000),
+					  waiting && !PQgetisnull(waiting, 0, 0) ? PQgetvalue(waiting, 0, 0) : "none seen now",
+					  waiting ? PQgetvalue(waiting, 0, 1) : "?");
+		check_fix(r, "let those transactions finish, or end them (SELECT pg_terminate_backend(pid); prepared ones: see prepared_transactions), then check again");
+		PQclear(waiting);
+		free(error);
 	}
 	else if (res && PQresultStatus(res) == PGRES_TUPLES_OK)
 	{
@@ -1087,7 +1104,7 @@ check_slot(CheckContext *ctx)
 		r = check_add(ctx, "slot", CHECK_WARN,
 					  "slot \"%s\" is in use by process %s (application \"%s\", from %s, since %s): the relay cannot stream it at the same time",
 					  ctx->slot, pid, PQgetvalue(res, 0, 7),
-					  PQgetisnull(res, 0, 8) ? "a local socket" : PQgetvalue(res, 0, 8),
+					  PQgetisnull(res, 0, 8) ? "a local socket, or an address hidden from this role" : PQgetvalue(res, 0, 8),
 					  PQgetvalue(res, 0, 9));
 		check_fix(r, "stop that reader; if it is a leftover, end it:");
 		check_fix_sql(r, ctx->dbname, admin(ctx), false,
