@@ -868,6 +868,8 @@ check_plugin(CheckContext *ctx)
 		}
 		else if (strstr(msg, "replication slots"))
 			check_fix(r, "free a slot or raise max_replication_slots (see slot_capacity)");
+		else if (ctx->standby)
+			check_fix(r, "see platform: this server is a standby");
 		free(msg);
 	}
 	PQclear(res);

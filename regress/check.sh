@@ -21,6 +21,7 @@
 #     checkpoint)
 #   a simulated RDS instance (rds.logical_replication in postgresql.conf,
 #     roles rds_replication and rds_superuser)
+#   a standby (pg_basebackup), which PostgreSQL 15 cannot decode on
 #   and at the end a correctly configured server, which passes everything.
 #
 # walcast check connects over TCP on 127.0.0.1 as a role that is not a
@@ -105,7 +106,7 @@ run()
 	local user=$1 db=$2 conninfo arg
 	local no_fix=()
 	shift 2
-	conninfo="host=127.0.0.1 port=$wc_port user=$user dbname=$db"
+	conninfo="host=127.0.0.1 port=${check_port:-$wc_port} user=$user dbname=$db"
 	for arg in "$@"; do
 		[ "$arg" = --fix ] || no_fix+=("$arg")
 	done
@@ -427,6 +428,33 @@ expect_rc 0
 run cdc app --slot good_slot --publication good_pub --plugin pgoutput
 expect slot fail
 expect_fix slot "SELECT pg_create_logical_replication_slot('good_slot', 'pgoutput');"
+
+echo "== a standby (PostgreSQL 15 cannot decode on one)"
+standby=$wc_scratch/standby/data
+check_port=$(wc_free_port $((wc_port + 1)))
+mkdir -p "$wc_scratch/standby"
+wc_give_scratch
+wc_as_user "$wc_bindir/pg_basebackup" -D "$standby" -R -X stream -c fast \
+	-h "$wc_sockdir" -p "$wc_port" -U postgres >"$wc_scratch/basebackup.log" 2>&1 || {
+	cat "$wc_scratch/basebackup.log" >&2
+	wc_die "pg_basebackup failed"
+}
+echo "port = $check_port" >>"$standby/postgresql.conf"
+wc_as_user "$wc_bindir/pg_ctl" -D "$standby" -l "$wc_scratch/standby.log" -w -t 60 \
+	start >/dev/null 2>&1 || {
+	tail -n 20 "$wc_scratch/standby.log" >&2
+	wc_die "could not start the standby"
+}
+printf '127.0.0.1:%s:*:cdc:%s\n' "$check_port" "$cdc_password" >>"$PGPASSFILE"
+run cdc app
+expect platform fail
+expect_observed platform "standby: logical decoding on a standby needs PostgreSQL 16"
+expect_fix platform "connect to the primary"
+expect plugin fail
+expect_rc 5
+wc_as_user "$wc_bindir/pg_ctl" -D "$standby" -m fast -w stop >/dev/null 2>&1 ||
+	not_ok "could not stop the standby"
+unset check_port
 
 echo "== usage"
 set +e
