@@ -37,9 +37,9 @@
 typedef struct AppliedFix
 {
 	const char *check;			/* the check that proposed it */
-	char	   *database;
-	char	   *sql;
-	char	   *error;			/* NULL when it worked */
+	char	   *database;		/* where it ran */
+	char	   *sql;			/* the statement */
+	char	   *error;			/* the server's message; NULL when it worked */
 	bool		restart;		/* takes effect only after a restart */
 	struct AppliedFix *next;
 } AppliedFix;
@@ -507,6 +507,23 @@ json_key(FILE *out, const char *key, const char *value, bool comma)
 		fputc(',', out);
 }
 
+/*
+ * The report as one JSON object on one line:
+ *
+ *	{"version": "1.0.0",
+ *	 "server": {"version", "platform", "standby", "database", "user"},
+ *	 "applied": [{"check", "database", "sql", "ok", "restart", "error"}],
+ *	 "checks": [{"name", "status": "pass"|"warn"|"fail"|"skip", "database",
+ *				 "observed", "fix": [line, ...],
+ *				 "fix_sql": [{"database", "run_as", "sql", "auto"}],
+ *				 "restart"}],
+ *	 "summary": {"pass", "warn", "fail", "skip"},
+ *	 "exit_code"}
+ *
+ * "applied" is there only with --fix; "database" of a check is null except
+ * for per-database results (select_privilege with --all-databases); "auto"
+ * marks the statements --fix runs.
+ */
 static void
 print_json(const CheckContext *ctx, const AppliedFix *applied, bool fixing,
 		   int exit_code)

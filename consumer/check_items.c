@@ -1021,21 +1021,35 @@ check_slot(CheckContext *ctx)
 			   *type,
 			   *database,
 			   *wal_status;
+	const char *invalidation;
+	char	   *sql;
 
 	if (ctx->slot == NULL)
 	{
 		check_add(ctx, "slot", CHECK_SKIP, "no --slot given");
 		return;
 	}
+	/*
+	 * Why a slot was invalidated: a column of 17 and later; 16 says only
+	 * "conflicting" (rows a standby's slot needed were removed); before,
+	 * only the lost WAL, which wal_status shows.
+	 */
+	if (ctx->version_num >= 170000)
+		invalidation = "s.invalidation_reason";
+	else if (ctx->version_num >= 160000)
+		invalidation = "CASE WHEN s.conflicting THEN 'rows_removed' END";
+	else
+		invalidation = "NULL::text";
+	sql = wc_psprintf("SELECT s.plugin, s.slot_type, s.database, s.temporary,"
+					  " s.active_pid, s.wal_status, s.restart_lsn,"
+					  " a.application_name, a.client_addr, a.backend_start,"
+					  " current_setting('max_slot_wal_keep_size'), %s"
+					  " FROM pg_replication_slots s"
+					  " LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid"
+					  " WHERE s.slot_name = $1", invalidation);
 	params[0] = ctx->slot;
-	res = query(ctx, "slot",
-				"SELECT s.plugin, s.slot_type, s.database, s.temporary,"
-				" s.active_pid, s.wal_status, s.restart_lsn,"
-				" a.application_name, a.client_addr, a.backend_start,"
-				" current_setting('max_slot_wal_keep_size')"
-				" FROM pg_replication_slots s"
-				" LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid"
-				" WHERE s.slot_name = $1", 1, params);
+	res = query(ctx, "slot", sql, 1, params);
+	free(sql);
 	if (res == NULL)
 		return;
 	if (PQntuples(res) == 0)
@@ -1083,6 +1097,13 @@ check_slot(CheckContext *ctx)
 					  ctx->plugin);
 		fix_recreate_slot(ctx, r, why);
 		free(why);
+	}
+	else if (!PQgetisnull(res, 0, 11))
+	{
+		r = check_add(ctx, "slot", CHECK_FAIL,
+					  "slot \"%s\" is invalidated (%s)", ctx->slot,
+					  PQgetvalue(res, 0, 11));
+		fix_recreate_slot(ctx, r, "it cannot be repaired");
 	}
 	else if (strcmp(wal_status, "lost") == 0 || PQgetisnull(res, 0, 6))
 	{
