@@ -271,12 +271,16 @@ expect plugin pass
 expect output_plugin_libraries pass
 
 echo "== tables without a primary key"
+# a name with quotes, a backslash and a tab tests the quoting of the SQL
+# and the escaping of the JSON report
 sql app "CREATE TABLE nokey (a int, b text);
-	CREATE TABLE altkey (a int NOT NULL UNIQUE, b text)"
+	CREATE TABLE altkey (a int NOT NULL UNIQUE, b text);
+	CREATE TABLE \"odd \"\"name\"\" \\	x\" (a int)"
 run cdc app
 expect_rc 5
 expect replica_identity fail
 expect_fix replica_identity "ALTER TABLE public.nokey REPLICA IDENTITY FULL;"
+expect_fix replica_identity "ALTER TABLE public.\"odd \"\"name\"\" \\	x\" REPLICA IDENTITY FULL;"
 expect_fix replica_identity "ALTER TABLE public.altkey REPLICA IDENTITY USING INDEX altkey_a_key;"
 apply replica_identity
 run cdc app
