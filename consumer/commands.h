@@ -23,5 +23,6 @@ typedef struct WcCommand
 
 extern int	relay_main(int argc, char **argv);
 extern int	tail_main(int argc, char **argv);
+extern int	check_main(int argc, char **argv);
 
 #endif							/* WALCAST_COMMANDS_H */

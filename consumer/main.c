@@ -17,6 +17,7 @@
 static const WcCommand commands[] = {
 	{"relay", relay_main, "stream a replication slot to ZeroMQ subscribers"},
 	{"tail", tail_main, "print a relay's stream as JSON lines"},
+	{"check", check_main, "check a server for walcast and print the exact fixes"},
 	{NULL, NULL, NULL}
 };
 
