@@ -162,6 +162,22 @@ end_session(Subscriber *sub, const char *why)
 			  sub->name, why, WC_LSN_ARGS(sub->acked_lsn));
 }
 
+/* whether a session's peer is still connected: a heartbeat reaches it */
+static bool
+session_reachable(Durable *durable, Subscriber *sub)
+{
+	Walcast__V1__RelayMessage msg = WALCAST__V1__RELAY_MESSAGE__INIT;
+	Walcast__V1__Heartbeat hb = WALCAST__V1__HEARTBEAT__INIT;
+
+	hb.wal_end = durable->wal_end;
+	hb.server_time = wc_now_unix();
+	msg.body_case = WALCAST__V1__RELAY_MESSAGE__BODY_HEARTBEAT;
+	msg.heartbeat = &hb;
+	if (send_to(durable, sub->routing_id, sub->routing_len, &msg, NULL, 0) == 0)
+		return true;
+	return errno == EAGAIN;		/* there, but its queue is full */
+}
+
 static void
 handle_hello(Durable *durable, const uint8_t *routing_id, size_t routing_len,
 			 const Walcast__V1__Hello *hello, WcLsn passed_lsn)
@@ -217,7 +233,25 @@ handle_hello(Durable *durable, const uint8_t *routing_id, size_t routing_len,
 		return;
 	}
 	if (sub->online)
+	{
+		/*
+		 * Another connection holds the name.  If its peer is still there
+		 * (a heartbeat can be sent to it) this is a second process under
+		 * the same name, which would split the stream: refuse it.  If the
+		 * peer is gone (a restarted subscriber) the new session replaces it.
+		 */
+		if (session_reachable(durable, sub))
+		{
+			text = wc_psprintf("durable subscriber \"%s\" is already connected", sub->name);
+			wc_warning("refused a durable subscriber: %s", text);
+			wc_log_hint("Run one process per subscriber name.");
+			send_refusal(durable, routing_id, routing_len,
+						 WALCAST__V1__REFUSAL__REASON__REASON_BUSY, text);
+			free(text);
+			return;
+		}
 		end_session(sub, "replaced by a new session");
+	}
 
 	/* a subscriber cannot have applied what the server has not written */
 	if (applied > durable->wal_end && durable->wal_end != 0)
@@ -442,6 +476,7 @@ durable_deliver(Durable *durable, const EnvelopeInfo *info,
 				RelTable *rels)
 {
 	bool		all_done = true;
+	WcLsn		position = envelope_position(info, tx_end_lsn);
 
 	for (int i = 0; i < durable->nsubscribers; i++)
 	{
@@ -450,9 +485,9 @@ durable_deliver(Durable *durable, const EnvelopeInfo *info,
 
 		if (!sub->online || sub->done)
 			continue;
-		if (tx_end_lsn != 0 && tx_end_lsn <= sub->resume_after)
+		if (position != 0 && position <= sub->resume_after)
 		{
-			sub->done = true;	/* it has this transaction already */
+			sub->done = true;	/* it has this already */
 			continue;
 		}
 		if (info->kind == ENV_RELATION &&
@@ -492,8 +527,9 @@ durable_deliver(Durable *durable, const EnvelopeInfo *info,
 		if (info->kind == ENV_RELATION)
 			relgen_set(sub->sent_rels, info->rel_id,
 					   rels_find(rels, info->rel_id)->generation);
-		if (envelope_ends_transaction(info->kind))
-			sub->delivered_lsn = tx_end_lsn;
+		if (envelope_ends_transaction(info->kind) ||
+			(info->kind == ENV_MESSAGE && !info->transactional))
+			sub->delivered_lsn = position;
 	}
 	return all_done;
 }

@@ -83,6 +83,21 @@ envelope_ends_transaction(EnvelopeKind kind)
 		kind == ENV_STREAM_COMMIT || kind == ENV_STREAM_PREPARE;
 }
 
+/*
+ * Where an event stands in the stream, for skipping what a subscriber has:
+ * the end of its transaction, or a non-transactional message's own LSN;
+ * 0 when not known (streamed transactions before their end).
+ */
+static inline WcLsn
+envelope_position(const EnvelopeInfo *info, WcLsn tx_end_lsn)
+{
+	if (tx_end_lsn != 0)
+		return tx_end_lsn;
+	if (info->kind == ENV_MESSAGE && !info->transactional)
+		return info->lsn;
+	return 0;
+}
+
 /* whether the event belongs to one table's topic */
 static inline bool
 envelope_is_table_event(EnvelopeKind kind)

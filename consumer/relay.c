@@ -793,11 +793,12 @@ publish(Relay *relay, const EnvelopeInfo *info, const uint8_t *data,
 {
 	WcError		err;
 	RelInfo    *rel = NULL;
+	WcLsn		position = envelope_position(info, tx_end);
 	const char *topic = relay->tx_topic;
 	size_t		topic_len = relay->tx_topic_len;
 
 	/* read again after a rewind: it went out already */
-	if (tx_end != 0 && tx_end <= relay->published_lsn)
+	if (position != 0 && position <= relay->published_lsn)
 		return 0;
 	if (envelope_is_table_event(info->kind) &&
 		(rel = rels_find(relay->rels, info->rel_id)) != NULL)
@@ -862,11 +863,11 @@ process_envelope(Relay *relay, const StreamMessage *msg)
 	if (publish(relay, &info, msg->data, msg->len, tx_end) < 0)
 		return -1;
 	if (envelope_ends_transaction(info.kind))
-	{
 		relay->last_tx_end = info.end_lsn;
-		if (info.end_lsn > relay->published_lsn)
-			relay->published_lsn = info.end_lsn;
-	}
+	if ((envelope_ends_transaction(info.kind) ||
+		 (info.kind == ENV_MESSAGE && !info.transactional)) &&
+		envelope_position(&info, tx_end) > relay->published_lsn)
+		relay->published_lsn = envelope_position(&info, tx_end);
 	if (relay->durable)
 	{
 		durable_begin_message(relay->durable);
@@ -951,7 +952,15 @@ check_lag(Relay *relay)
 		int64_t		lag;
 		char	   *reason;
 
-		if (sub->evicted || (lag = subscriber_lag(relay, sub)) <= relay->opt.max_lag)
+		/*
+		 * One that is online and takes what the relay reads is as far behind
+		 * as the relay itself, and cannot acknowledge a transaction before its
+		 * Commit: only one that is away, or holds the stream for want of
+		 * credit, can be too far behind.
+		 */
+		if (sub->evicted || (sub->online && !(relay->holding && !sub->done)))
+			continue;
+		if ((lag = subscriber_lag(relay, sub)) <= relay->opt.max_lag)
 			continue;
 		reason = wc_psprintf("it is %lld bytes behind the server, over --max-lag %lld",
 							 (long long) lag, (long long) relay->opt.max_lag);

@@ -17,6 +17,7 @@
 #define DEFAULT_CREDIT		1000
 #define HELLO_RETRY_USEC	2000000 /* no answer to Hello: say it again */
 #define SILENCE_USEC		5000000 /* relay silent: is our session gone? */
+#define BUSY_GIVE_UP_USEC	30000000	/* name taken this long: give up */
 
 /* a topic's last sequence, publish mode */
 typedef struct TopicState
@@ -51,6 +52,7 @@ struct WcSub
 	int			session_timeout;	/* seconds, from Welcome */
 	char	   *database;
 	WcLsn		resume_after;
+	int64_t		busy_since;		/* first REASON_BUSY in a row, or 0 */
 	int			refused;		/* Refusal.Reason that ended us */
 };
 
@@ -287,6 +289,7 @@ take_durable(WcSub *sub, int total, WcSubMessage *msg, WcError *err)
 	{
 		case WALCAST__V1__RELAY_MESSAGE__BODY_WELCOME:
 			sub->welcomed = true;
+			sub->busy_since = 0;
 			sub->session_timeout = rm->welcome->session_timeout > 0 ?
 				(int) rm->welcome->session_timeout : 30;
 			sub->resume_after = rm->welcome->resume_after_lsn;
@@ -318,10 +321,23 @@ take_durable(WcSub *sub, int total, WcSubMessage *msg, WcError *err)
 			{
 				case WALCAST__V1__REFUSAL__REASON__REASON_NO_SESSION:
 				case WALCAST__V1__REFUSAL__REASON__REASON_SHUTDOWN:
-					/* the relay restarted or stops: Hello again later */
+					/* the relay restarted or stops: Hello again */
 					sub->welcomed = false;
 					sub->hello_sent = 0;
+					sub->busy_since = 0;
 					break;
+				case WALCAST__V1__REFUSAL__REASON__REASON_BUSY:
+					/*
+					 * Our own earlier connection may still look alive to
+					 * the relay for a moment (we restarted): Hello again in
+					 * a while, and give up only if it lasts.
+					 */
+					sub->welcomed = false;
+					if (sub->busy_since == 0)
+						sub->busy_since = wc_now_monotonic();
+					if (wc_now_monotonic() - sub->busy_since < BUSY_GIVE_UP_USEC)
+						break;
+					/* FALLTHROUGH */
 				default:
 					sub->refused = rm->refusal->reason;
 					wc_error_set(err, "relay refused subscriber \"%s\": %s",

@@ -131,7 +131,8 @@ def durable(args):
 
     hello()
     consumed = 0
-    last = time.monotonic()
+    last = time.monotonic()         # the relay's last word
+    last_delivery = last
     last_ping = last
     while True:
         if sock.poll(200):
@@ -140,6 +141,7 @@ def durable(args):
             msg = relay_pb2.RelayMessage.FromString(frames[0])
             kind = msg.WhichOneof('body')
             if kind == 'delivery':
+                last_delivery = last
                 consumed += 1
                 if consumed >= args.credit // 2:
                     send(credit=relay_pb2.Credit(messages=consumed))
@@ -149,8 +151,8 @@ def durable(args):
                     send(ack=relay_pb2.Ack(end_lsn=end))
             elif kind == 'refusal':
                 reason = relay_pb2.Refusal.Reason.Name(msg.refusal.reason)
-                if reason in ('REASON_NO_SESSION', 'REASON_SHUTDOWN'):
-                    time.sleep(0.2)
+                if reason in ('REASON_NO_SESSION', 'REASON_SHUTDOWN', 'REASON_BUSY'):
+                    time.sleep(1 if reason == 'REASON_BUSY' else 0.2)
                     consumed = 0
                     hello()
                 else:
@@ -166,7 +168,7 @@ def durable(args):
         if now - last > 5 and now - last_ping > 1:
             hello()                 # the relay went quiet: restarted?
             last_ping = now
-        if args.idle_exit and now - last > args.idle_exit:
+        if args.idle_exit and now - last_delivery > args.idle_exit:
             return
 
 
