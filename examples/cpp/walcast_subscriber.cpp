@@ -978,6 +978,16 @@ run_durable(const Options &opt, Subscriber &sub)
 					switch (r.reason())
 					{
 						case pb::Refusal::REASON_NO_SESSION:
+
+							/*
+							 * one answer per message sent before our Hello:
+							 * only the first one after a Welcome calls for a
+							 * new Hello
+							 */
+							if (!session)
+								continue;
+							if (opt.verbose)
+								log_line("info", "the relay does not know this session (it restarted); sending Hello again");
 							hello(false);
 							continue;
 						case pb::Refusal::REASON_SHUTDOWN:

@@ -592,7 +592,13 @@ def run_durable(args, sub):
                     if msg.refusal.reason in relay_pb.Refusal.Reason.values() \
                     else str(msg.refusal.reason)
                 if reason == "REASON_NO_SESSION":
-                    hello(False)
+                    # one answer per message sent before our Hello: only the
+                    # first one after a Welcome calls for a new Hello
+                    if session:
+                        if args.verbose:
+                            log("info", "the relay does not know this session "
+                                "(it restarted); sending Hello again")
+                        hello(False)
                 elif reason in ("REASON_SHUTDOWN", "REASON_BUSY"):
                     if args.verbose:
                         log("info", "relay refused: %s; retrying" % msg.refusal.message)
