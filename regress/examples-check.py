@@ -8,9 +8,9 @@
 #       "xid N" lines, one per committed transaction in commit order; ITEMS
 #       and OTHER the tables' rows as the database has them, one JSON object
 #       a line (see examples.sh).  Replays OUTPUT and compares.
-#   examples-check.py once OUTPUT COUNT
+#   examples-check.py once OUTPUT TABLE COUNT
 #       OUTPUT (of one or more runs, concatenated) holds COUNT transactions,
-#       each inserting row N of table burst, N = 1..COUNT in order, each
+#       each inserting row N of table TABLE, N = 1..COUNT in order, each
 #       exactly once, with end_lsn strictly increasing.
 #
 # Prints what it checked; exits 1 on the first difference.
@@ -132,7 +132,7 @@ def check_content(output, xids_path, items_path, other_path):
               "the database's, value for value" % (table, len(db)))
 
 
-def check_once(output, count):
+def check_once(output, table, count):
     lines = read_lines(output)
     last = 0
     ids = []
@@ -143,22 +143,22 @@ def check_once(output, count):
                  % (t["end_lsn"], last >> 32, last & 0xFFFFFFFF))
         last = end
         ids += [c["new"]["id"] for c in t["changes"]
-                if c["kind"] == "insert" and c["table"] == "public.burst"]
+                if c["kind"] == "insert" and c["table"] == table]
     if ids != list(range(1, count + 1)):
         missing = sorted(set(range(1, count + 1)) - set(ids))
         dup = sorted({i for i in ids if ids.count(i) > 1})
         fail("expected rows 1..%d once each, in order; missing %s, repeated %s"
              % (count, missing[:20], dup[:20]))
-    print("once: %d transactions, each exactly once, end_lsn strictly increasing"
-          % len(lines))
+    print("once: %s: %d transactions, each exactly once, end_lsn strictly "
+          "increasing" % (output.rsplit("/", 1)[-1], len(lines)))
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 6 and sys.argv[1] == "content":
         check_content(*sys.argv[2:])
-    elif len(sys.argv) == 4 and sys.argv[1] == "once":
-        check_once(sys.argv[2], int(sys.argv[3]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "once":
+        check_once(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
         print("usage: examples-check.py content OUTPUT XIDS ITEMS OTHER | "
-              "once OUTPUT COUNT", file=sys.stderr)
+              "once OUTPUT TABLE COUNT", file=sys.stderr)
         sys.exit(2)

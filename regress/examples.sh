@@ -20,6 +20,10 @@
 #       midway and started again: across both runs every transaction comes
 #       exactly once, in order, and the output equals the C++ example's,
 #       which ran through
+#   (e) 300 more while the relay is killed with SIGKILL (the examples learn
+#       REASON_NO_SESSION) and started again, then stopped with SIGTERM (they
+#       are told REASON_SHUTDOWN) and started again: both examples get
+#       every transaction once, in order, byte for byte the same
 #
 # Prints what each check checks; exits 1 on the first failure.  KEEP=1
 # keeps the scratch directory.
@@ -83,34 +87,99 @@ fail()
 
 # sub_py NAME OUT ARGS... / sub_cpp NAME OUT ARGS...: run an example in
 # durable mode with its token and state file, stdout to $out/OUT.out
-sub_py()
+#
+# Started with "&" a function runs in a subshell, whose pid $! is; killing
+# it would leave the example running.  So in a subshell the example
+# replaces it (exec), and $! is the example's pid.
+sub_run()
 {
 	local name=$1 o=$2
 	shift 2
-	"$py" "$py_sub" --endpoint "$durable" --name "$name" --token "$name-secret" \
-		--state "$out/$name.state" "$@" >>"$out/$o.out" 2>>"$out/$o.err"
+	if [ "$BASHPID" != "$$" ]; then
+		exec "${sub_cmd[@]}" --endpoint "$durable" --name "$name" \
+			--token "$name-secret" --state "$out/$name.state" "$@" \
+			>>"$out/$o.out" 2>>"$out/$o.err"
+	fi
+	"${sub_cmd[@]}" --endpoint "$durable" --name "$name" \
+		--token "$name-secret" --state "$out/$name.state" "$@" \
+		>>"$out/$o.out" 2>>"$out/$o.err"
+}
+sub_py()
+{
+	local sub_cmd=("$py" "$py_sub")
+	sub_run "$@"
 }
 sub_cpp()
 {
-	local name=$1 o=$2
-	shift 2
-	"$cpp_sub" --endpoint "$durable" --name "$name" --token "$name-secret" \
-		--state "$out/$name.state" "$@" >>"$out/$o.out" 2>>"$out/$o.err"
+	local sub_cmd=("$cpp_sub")
+	sub_run "$@"
 }
 
-"$repo/consumer/walcast" relay -d "dbname=postgres" --create-slot -s 1 \
-	--subscriber py:py-secret --subscriber cpp:cpp-secret \
-	--publish "$publish" --durable "$durable" --session-timeout 3 \
-	--state-file "$wc_scratch/relay.state" >"$out/relay.log" 2>&1 &
-relay_pid=$!
-pids+=("$relay_pid")
-for _ in $(seq 100); do
-	grep -q 'streaming from replication slot' "$out/relay.log" && break
-	kill -0 "$relay_pid" 2>/dev/null || fail "the relay exited"
-	sleep 0.1
-done
-grep -q 'streaming from replication slot' "$out/relay.log" ||
+# start_relay: start the relay (again) and wait until it streams
+start_relay()
+{
+	local n
+
+	n=$(grep -c 'streaming from replication slot' "$out/relay.log" 2>/dev/null || true)
+	"$repo/consumer/walcast" relay -d "dbname=postgres" --create-slot -s 1 \
+		--subscriber py:py-secret --subscriber cpp:cpp-secret \
+		--publish "$publish" --durable "$durable" --session-timeout 3 \
+		--state-file "$wc_scratch/relay.state" >>"$out/relay.log" 2>&1 &
+	relay_pid=$!
+	pids+=("$relay_pid")
+	for _ in $(seq 100); do
+		[ "$(grep -c 'streaming from replication slot' "$out/relay.log")" -gt "${n:-0}" ] &&
+			return 0
+		kill -0 "$relay_pid" 2>/dev/null || fail "the relay exited"
+		sleep 0.1
+	done
 	fail "the relay did not start streaming within 10 s"
+}
+
+# burst TABLE COUNT: insert rows 1..COUNT into TABLE, one transaction each,
+# 10 ms apart, in the background ($workload)
+burst()
+{
+	local i
+
+	wc_psql -q -c "CREATE TABLE $1 (id int PRIMARY KEY, v text)"
+	for i in $(seq "$2"); do
+		echo "INSERT INTO $1 VALUES ($i, 'row $i');"
+		echo "SELECT pg_sleep(0.01);"
+	done | wc_psql -q -o /dev/null &
+	workload=$!
+	pids+=("$workload")
+}
+
+# wait_lines FILE N: wait up to 15 s until FILE has N lines
+wait_lines()
+{
+	for _ in $(seq 300); do
+		[ "$(wc -l <"$1")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	fail "${1#"$out"/} has only $(wc -l <"$1") lines after 15 s, expected $2"
+}
+
+# connections NAME: how many sessions the relay has opened for NAME so far
+connections()
+{
+	grep -c "durable subscriber \"$1\" connected" "$out/relay.log" || true
+}
+
+# wait_reconnected PY CPP: wait up to 15 s until both examples have opened
+# a session since they had PY and CPP
+wait_reconnected()
+{
+	for _ in $(seq 150); do
+		[ "$(connections py)" -gt "$1" ] && [ "$(connections cpp)" -gt "$2" ] &&
+			return 0
+		sleep 0.1
+	done
+	fail "the examples did not reconnect to the relay within 15 s"
+}
+
+start_relay
 echo "relay: publishing on $publish, durable subscribers py and cpp on $durable"
 
 # (d) wrong credentials: each example exits with its code and says why
@@ -312,37 +381,64 @@ echo "(b) checking the output against the committed transactions and the tables'
 	"$out/other.json" || fail "(b) the output is not what was committed"
 
 # (c) SIGKILL the Python example midway through $burst transactions
-wc_psql -q -c "CREATE TABLE burst (id int PRIMARY KEY, v text)"
 sub_cpp cpp cpp-burst --exit-after-idle 4 &
 pids+=($!)
 cpp_burst=$!
 sub_py py py-burst --credit 10 &
 pids+=($!)
 py_burst=$!
-for i in $(seq "$burst"); do
-	echo "INSERT INTO burst VALUES ($i, 'row $i');"
-	echo "SELECT pg_sleep(0.01);"
-done | wc_psql -q -o /dev/null &
-workload=$!
-pids+=("$workload")
-for _ in $(seq 300); do
-	[ "$(wc -l <"$out/py-burst.out")" -ge 50 ] && break
-	sleep 0.05
-done
-lines=$(wc -l <"$out/py-burst.out")
-[ "$lines" -ge 50 ] || fail "(c) the Python example applied only $lines transactions in 15 s"
+burst burst "$burst"
+wait_lines "$out/py-burst.out" 50
 kill -9 "$py_burst"
 wait "$py_burst" 2>/dev/null || true
-echo "(c) killed the Python example with SIGKILL after $lines of $burst transactions"
+echo "(c) killed the Python example with SIGKILL after $(wc -l <"$out/py-burst.out") of $burst transactions"
 sub_py py py-burst --credit 10 --exit-after-idle 3 ||
 	fail "(c) the restarted Python example exited with status $?"
 wait "$workload" || fail "(c) the workload failed"
 wait "$cpp_burst" || fail "(c) the C++ example exited with status $?"
-"$py" "$check" once "$out/py-burst.out" "$burst" ||
+"$py" "$check" once "$out/py-burst.out" public.burst "$burst" ||
 	fail "(c) the Python example's output across the kill is not each transaction once"
 cmp -s "$out/py-burst.out" "$out/cpp-burst.out" ||
 	fail "(c) the Python example's output across the kill differs from the C++ one's"
 echo "(c) across the kill: the same $burst transactions as the C++ example, byte for byte"
+
+# (e) the relay killed (SIGKILL) and stopped (SIGTERM) under both examples
+sub_py py py-relay --exit-after-idle 6 -v &
+pids+=($!)
+py_relay=$!
+sub_cpp cpp cpp-relay --exit-after-idle 6 -v &
+pids+=($!)
+cpp_relay=$!
+burst burst2 $((burst + 100))
+wait_lines "$out/py-relay.out" 30
+kill -9 "$relay_pid"
+{ wait "$relay_pid"; } 2>/dev/null || true
+echo "(e) killed the relay with SIGKILL after $(wc -l <"$out/py-relay.out") of $((burst + 100)) transactions, started it again"
+sessions=("$(connections py)" "$(connections cpp)")
+start_relay
+wait_reconnected "${sessions[@]}"
+wait_lines "$out/py-relay.out" $(($(wc -l <"$out/py-relay.out") + 30))
+kill -TERM "$relay_pid"
+wait "$relay_pid" || fail "(e) the relay exited with status $? on SIGTERM"
+echo "(e) stopped the relay with SIGTERM after $(wc -l <"$out/py-relay.out") of $((burst + 100)) transactions, started it again"
+sessions=("$(connections py)" "$(connections cpp)")
+start_relay
+wait_reconnected "${sessions[@]}"
+wait "$workload" || fail "(e) the workload failed"
+for pid in $py_relay $cpp_relay; do
+	wait "$pid" || fail "(e) an example subscriber exited with status $?"
+done
+for o in py-relay cpp-relay; do
+	grep -q 'relay refused: the relay is shutting down; retrying' "$out/$o.err" ||
+		fail "(e) $o was not told that the relay was shutting down"
+	grep -q 'the relay does not know this session' "$out/$o.err" ||
+		fail "(e) $o was not told that the relay lost its session"
+	"$py" "$check" once "$out/$o.out" public.burst2 $((burst + 100)) ||
+		fail "(e) $o did not get each transaction once across the relay's restarts"
+done
+cmp -s "$out/py-relay.out" "$out/cpp-relay.out" ||
+	fail "(e) the outputs of Python and C++ across the relay's restarts differ"
+echo "(e) both examples reconnected after REASON_NO_SESSION and REASON_SHUTDOWN; the same $((burst + 100)) transactions, byte for byte"
 
 kill -TERM "$relay_pid"
 wait "$relay_pid" || fail "the relay exited with status $? on SIGTERM"
