@@ -31,6 +31,7 @@
 
 import argparse
 import base64
+import decimal
 import hashlib
 import math
 import os
@@ -148,17 +149,52 @@ def json_str(s):
     return "".join(out)
 
 
+def decimal_digits(value):
+    """(digits, exponent) of a positive Decimal: value = d.ddd * 10**exponent."""
+    sign, digits, exp = value.normalize().as_tuple()
+    text = "".join(map(str, digits))
+    return text, exp + len(text) - 1
+
+
 def shortest_digits(x, is_float4):
-    """(digits, exponent) of the shortest decimal that reads back as x."""
-    for precision in range(1, 18):
-        text = "%.*e" % (precision - 1, abs(x))
-        back = float(text)
-        if is_float4:
-            back = struct.unpack("f", struct.pack("f", back))[0]
-        if back == abs(x):
-            break
-    mantissa, _, exp = text.partition("e")
-    return mantissa.replace(".", "").rstrip("0") or "0", int(exp)
+    """
+    (digits, exponent) of the shortest decimal that reads back as x, the
+    closest to x of those, as C++'s std::to_chars finds it.  For a double
+    that is what repr() prints.  For a float (float4) it is searched for:
+    the decimals that read back as x are those strictly between the
+    midpoints to its neighbours (or on them, when x's last bit is 0).
+    """
+    x = abs(x)
+    if x == 0:
+        return "0", 0
+    if not is_float4:
+        return decimal_digits(decimal.Decimal(repr(x)))
+    with decimal.localcontext() as ctx:
+        ctx.prec = 200              # a float's exact value has at most 150 digits
+        bits = struct.unpack("<I", struct.pack("<f", x))[0]
+        exact = decimal.Decimal(x)
+        below = decimal.Decimal(struct.unpack("<f", struct.pack("<I", bits - 1))[0])
+        if bits + 1 < 0x7F800000:
+            above = decimal.Decimal(struct.unpack("<f", struct.pack("<I", bits + 1))[0])
+        else:
+            above = exact + (exact - below)
+        low, high = (below + exact) / 2, (exact + above) / 2
+        even = bits % 2 == 0
+        for precision in range(1, 10):
+            mantissa, _, exp = ("%.*e" % (precision - 1, x)).partition("e")
+            nearest = int(mantissa.replace(".", ""))
+            scale = int(exp) - precision + 1
+            best = None
+            # "%e" rounds half to even, as to_chars breaks ties: try it first
+            for n in (nearest, nearest - 1, nearest + 1):
+                value = decimal.Decimal(n).scaleb(scale)
+                if n > 0 and (low < value < high or
+                              (even and (value == low or value == high))):
+                    if best is None or abs(value - exact) < abs(best - exact):
+                        best = value
+            if best is not None:
+                return decimal_digits(best)
+    raise AssertionError("no decimal reads back as %r" % x)
 
 
 def json_float(x, is_float4):
