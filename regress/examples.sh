@@ -24,6 +24,9 @@
 #       REASON_NO_SESSION) and started again, then stopped with SIGTERM (they
 #       are told REASON_SHUTDOWN) and started again: both examples get
 #       every transaction once, in order, byte for byte the same
+#   (f) the relay killed and left down for 11 s: after 10 s without a word
+#       both examples give up the session, connect again, and get the
+#       transaction made meanwhile
 #
 # Prints what each check checks; exits 1 on the first failure.  KEEP=1
 # keeps the scratch directory.
@@ -440,6 +443,37 @@ done
 cmp -s "$out/py-relay.out" "$out/cpp-relay.out" ||
 	fail "(e) the outputs of Python and C++ across the relay's restarts differ"
 echo "(e) both examples reconnected after REASON_NO_SESSION and REASON_SHUTDOWN; the same $((burst + 100)) transactions, byte for byte"
+
+# (f) the relay killed and left down longer than the examples wait for a
+# word from it: they give up the session and connect again
+sessions=("$(connections py)" "$(connections cpp)")
+sub_py py py-silence -v &
+pids+=($!)
+py_silence=$!
+sub_cpp cpp cpp-silence -v &
+pids+=($!)
+cpp_silence=$!
+wait_reconnected "${sessions[@]}"
+kill -9 "$relay_pid"
+{ wait "$relay_pid"; } 2>/dev/null || true
+wc_psql -q -c "CREATE TABLE silence (id int PRIMARY KEY)" \
+	-c "INSERT INTO silence SELECT generate_series(1, 20)"
+echo "(f) killed the relay with SIGKILL, waiting 11 s before starting it again"
+sleep 11
+start_relay
+wait_lines "$out/py-silence.out" 1
+wait_lines "$out/cpp-silence.out" 1
+kill -TERM "$py_silence" "$cpp_silence"
+{ wait "$py_silence" "$cpp_silence"; } 2>/dev/null || true
+for o in py-silence cpp-silence; do
+	grep -q 'no word from the relay for 10 s; connecting again' "$out/$o.err" ||
+		fail "(f) $o did not give up its session after 10 s of silence"
+done
+cmp -s "$out/py-silence.out" "$out/cpp-silence.out" ||
+	fail "(f) the outputs of Python and C++ after the silence differ"
+grep -q '"new":{"id":20}}\]}$' "$out/py-silence.out" ||
+	fail "(f) the transaction made while the relay was down did not arrive whole"
+echo "(f) both examples gave up the silent session after 10 s, connected again and got the transaction made meanwhile"
 
 kill -TERM "$relay_pid"
 wait "$relay_pid" || fail "the relay exited with status $? on SIGTERM"

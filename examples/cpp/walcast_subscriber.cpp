@@ -61,6 +61,9 @@ enum ExitCode
 };
 
 static const double HELLO_RETRY_SECS = 2.0;	/* resend Hello when unanswered */
+static const double SILENCE_MIN_SECS = 10.0;	/* the relay is gone after this
+												 * long without a word (or
+												 * twice its session timeout) */
 
 /* An error that ends the program with an exit code */
 struct Fatal
@@ -877,6 +880,8 @@ run_durable(const Options &opt, Subscriber &sub)
 	std::optional<zmq::socket_t> sock;
 	bool		session = false;	/* a Welcome was received */
 	double		ping_every = 5.0;
+	double		silence_limit = SILENCE_MIN_SECS;
+	double		last_received = now_secs();
 	double		hello_sent = 0,
 				last_sent = 0,
 				last_delivery = now_secs();
@@ -930,6 +935,17 @@ run_durable(const Options &opt, Subscriber &sub)
 		}
 		if (!session && now - hello_sent >= HELLO_RETRY_SECS)
 			hello(true);		/* no answer: the relay may be down, retry */
+		else if (session && now - last_received >= silence_limit)
+		{
+			/*
+			 * killed, or the network cut: a new socket, not a queue of Pings
+			 * for a relay that may never read them
+			 */
+			if (opt.verbose)
+				log_line("info", strprintf("no word from the relay for %d s; connecting again",
+										   (int) (now - last_received)));
+			hello(true);
+		}
 		else if (session && now - last_sent >= ping_every)
 		{
 			pb::SubscriberMessage ping;
@@ -948,6 +964,7 @@ run_durable(const Options &opt, Subscriber &sub)
 			(void) sock->recv(frame, zmq::recv_flags::none);
 			frames.push_back(std::move(frame));
 		} while (frames.back().more());
+		last_received = now_secs();
 
 		if (!msg.ParseFromArray(frames[0].data(), (int) frames[0].size()))
 		{
@@ -964,6 +981,7 @@ run_durable(const Options &opt, Subscriber &sub)
 					expected_seq = 1;
 					ping_every = w.session_timeout() ?
 						std::max(0.5, w.session_timeout() / 3.0) : 5.0;
+					silence_limit = std::max(SILENCE_MIN_SECS, 2.0 * w.session_timeout());
 					if (opt.verbose)
 						log_line("info", strprintf("connected to slot \"%s\" of database \"%s\", resuming after %s",
 												   w.slot().c_str(), w.database().c_str(),

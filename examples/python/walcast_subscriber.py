@@ -51,6 +51,8 @@ EXIT_BAD_TOKEN = 5
 EXIT_PROTOCOL = 6
 
 HELLO_RETRY_SECS = 2.0          # resend Hello when no answer came this long
+SILENCE_MIN_SECS = 10.0         # the relay is gone after this long without a
+                                # word (or twice its session timeout)
 PROTOS = ("walcast/v1/walcast.proto", "walcast/v1/relay.proto")
 
 
@@ -559,6 +561,8 @@ def run_durable(args, sub):
     sock = None
     session = False             # a Welcome was received
     ping_every = 5.0
+    silence_limit = SILENCE_MIN_SECS
+    last_received = time.monotonic()
     hello_sent = 0.0
     last_sent = 0.0
     last_delivery = time.monotonic()
@@ -601,11 +605,19 @@ def run_durable(args, sub):
                 return EXIT_OK
             if not session and now - hello_sent >= HELLO_RETRY_SECS:
                 hello(True)     # no answer: the relay may be down, retry
+            elif session and now - last_received >= silence_limit:
+                # killed, or the network cut: a new socket, not a queue of
+                # Pings for a relay that may never read them
+                if args.verbose:
+                    log("info", "no word from the relay for %d s; connecting "
+                        "again" % (now - last_received))
+                hello(True)
             elif session and now - last_sent >= ping_every:
                 send("ping")
             if not sock.poll(100, zmq.POLLIN):
                 continue
             frames = sock.recv_multipart()
+            last_received = time.monotonic()
             msg = relay_pb.RelayMessage()
             try:
                 msg.ParseFromString(frames[0])
@@ -619,6 +631,7 @@ def run_durable(args, sub):
                 expected_seq = 1
                 ping_every = max(0.5, w.session_timeout / 3.0) \
                     if w.session_timeout else 5.0
+                silence_limit = max(SILENCE_MIN_SECS, 2.0 * w.session_timeout)
                 if args.verbose:
                     log("info", 'connected to slot "%s" of database "%s", '
                         "resuming after %s" % (w.slot, w.database,
@@ -658,7 +671,10 @@ def run_durable(args, sub):
                 expected_seq += 1
                 last_delivery = time.monotonic()
                 env = pb.Envelope()
-                env.ParseFromString(frames[1])
+                try:
+                    env.ParseFromString(frames[1])
+                except Exception:
+                    raise Fatal("could not parse an Envelope from the relay")
                 lsn = sub.process(env)
                 if lsn is not None and lsn > acked:
                     send("ack", end_lsn=lsn)
@@ -703,7 +719,13 @@ def run_ephemeral(args, sub):
                 log("warning", "ignored a message of %d frames" % len(frames))
                 continue
             header = relay_pb.Header()
-            header.ParseFromString(frames[1])
+            env = pb.Envelope()
+            try:
+                header.ParseFromString(frames[1])
+                env.ParseFromString(frames[2])
+            except Exception:
+                log("warning", "ignored a message that could not be parsed")
+                continue
             topic = frames[0].decode("utf-8", "replace")
             if header.epoch != epoch:
                 if epoch is not None:
@@ -716,8 +738,6 @@ def run_ephemeral(args, sub):
                     % (header.sequence - last - 1, topic, header.sequence, last))
             sequences[topic] = header.sequence
             last_delivery = time.monotonic()
-            env = pb.Envelope()
-            env.ParseFromString(frames[2])
             sub.process(env)
     finally:
         sock.close(0)
