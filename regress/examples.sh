@@ -24,7 +24,7 @@
 #       REASON_NO_SESSION) and started again, then stopped with SIGTERM (they
 #       are told REASON_SHUTDOWN) and started again: both examples get
 #       every transaction once, in order, byte for byte the same
-#   (f) the relay killed and left down for 11 s: after 10 s without a word
+#   (f) the relay killed and left down for 8 s: after 6 s without a word
 #       both examples give up the session, connect again, and get the
 #       transaction made meanwhile
 #
@@ -47,7 +47,7 @@ burst=200
 "$py" -c 'import zmq, google.protobuf' 2>/dev/null ||
 	wc_die "$py cannot import zmq and google.protobuf (Debian: python3-zmq, python3-protobuf)"
 wc_build || wc_die "could not build walcast"
-make -s -C "$repo/examples/cpp" || wc_die "could not build examples/cpp"
+make -s -j2 -C "$repo/examples/cpp" || wc_die "could not build examples/cpp"
 
 pids=()
 cleanup()
@@ -458,22 +458,22 @@ kill -9 "$relay_pid"
 { wait "$relay_pid"; } 2>/dev/null || true
 wc_psql -q -c "CREATE TABLE silence (id int PRIMARY KEY)" \
 	-c "INSERT INTO silence SELECT generate_series(1, 20)"
-echo "(f) killed the relay with SIGKILL, waiting 11 s before starting it again"
-sleep 11
+echo "(f) killed the relay with SIGKILL, waiting 8 s before starting it again"
+sleep 8
 start_relay
 wait_lines "$out/py-silence.out" 1
 wait_lines "$out/cpp-silence.out" 1
 kill -TERM "$py_silence" "$cpp_silence"
 { wait "$py_silence" "$cpp_silence"; } 2>/dev/null || true
 for o in py-silence cpp-silence; do
-	grep -q 'no word from the relay for 10 s; connecting again' "$out/$o.err" ||
-		fail "(f) $o did not give up its session after 10 s of silence"
+	grep -q 'no word from the relay for 6 s; connecting again' "$out/$o.err" ||
+		fail "(f) $o did not give up its session after 6 s of silence"
 done
 cmp -s "$out/py-silence.out" "$out/cpp-silence.out" ||
 	fail "(f) the outputs of Python and C++ after the silence differ"
 grep -q '"new":{"id":20}}\]}$' "$out/py-silence.out" ||
 	fail "(f) the transaction made while the relay was down did not arrive whole"
-echo "(f) both examples gave up the silent session after 10 s, connected again and got the transaction made meanwhile"
+echo "(f) both examples gave up the silent session after 6 s (twice --session-timeout), connected again and got the transaction made meanwhile"
 
 kill -TERM "$relay_pid"
 wait "$relay_pid" || fail "the relay exited with status $? on SIGTERM"

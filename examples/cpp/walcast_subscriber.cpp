@@ -61,7 +61,7 @@ enum ExitCode
 };
 
 static const double HELLO_RETRY_SECS = 2.0;	/* resend Hello when unanswered */
-static const double SILENCE_MIN_SECS = 10.0;	/* the relay is gone after this
+static const double SILENCE_MIN_SECS = 5.0;	/* the relay is gone after this
 												 * long without a word (or
 												 * twice its session timeout) */
 

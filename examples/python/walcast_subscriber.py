@@ -51,7 +51,7 @@ EXIT_BAD_TOKEN = 5
 EXIT_PROTOCOL = 6
 
 HELLO_RETRY_SECS = 2.0          # resend Hello when no answer came this long
-SILENCE_MIN_SECS = 10.0         # the relay is gone after this long without a
+SILENCE_MIN_SECS = 5.0          # the relay is gone after this long without a
                                 # word (or twice its session timeout)
 PROTOS = ("walcast/v1/walcast.proto", "walcast/v1/relay.proto")
 
