@@ -930,6 +930,7 @@ run_durable(const Options &opt, Subscriber &sub)
 
 				bye.mutable_bye();
 				send(bye);
+				sock->set(zmq::sockopt::linger, 500);	/* time for it to leave */
 			}
 			return EXIT_OK;
 		}
@@ -1044,9 +1045,11 @@ run_durable(const Options &opt, Subscriber &sub)
 					pb::Envelope env;
 					uint64_t	lsn;
 
-					if (!session || frames.size() != 2)
+					if (!session)
+						continue;	/* of the session our last Hello replaces */
+					if (frames.size() != 2)
 					{
-						log_line("warning", "ignored a delivery outside a session");
+						log_line("warning", "ignored a delivery without its envelope");
 						continue;
 					}
 					if (d.sequence() != expected_seq)

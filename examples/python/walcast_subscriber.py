@@ -602,6 +602,8 @@ def run_durable(args, sub):
                     now - last_delivery >= args.exit_after_idle:
                 if session:
                     send("bye")
+                    sock.close(500)     # time for the Bye to leave
+                    sock = None
                 return EXIT_OK
             if not session and now - hello_sent >= HELLO_RETRY_SECS:
                 hello(True)     # no answer: the relay may be down, retry
@@ -659,8 +661,10 @@ def run_durable(args, sub):
                                 "the relay refused the subscriber (%s)" % reason,
                                 code, hint)
             elif body == "delivery":
-                if not session or len(frames) != 2:
-                    log("warning", "ignored a delivery outside a session")
+                if not session:
+                    continue    # of the session our last Hello replaces
+                if len(frames) != 2:
+                    log("warning", "ignored a delivery without its envelope")
                     continue
                 d = msg.delivery
                 if d.sequence != expected_seq:
