@@ -6,6 +6,7 @@
 # examples, and runs `walcast relay` with durable subscribers "py" and
 # "cpp" (each with a token) and free ZeroMQ ports.  Then:
 #
+#   (o) the examples' options are those examples/README.md documents
 #   (d) wrong credentials first: a wrong token and an undeclared name make
 #       each example exit with its own code and a clear message
 #   (a) a mixed workload (many types, NULL, numeric, jsonb, arrays, bytea,
@@ -43,6 +44,27 @@ py_sub=$repo/examples/python/walcast_subscriber.py
 cpp_sub=$repo/examples/cpp/build/walcast_subscriber
 check=$repo/regress/examples-check.py
 burst=200
+
+# (o) every option of either example is in examples/README.md, and every
+# option documented there exists in the Python one (and, but for the
+# Python-only --proto-*, in the C++ one)
+documented=$(grep '^| `-' "$repo/examples/README.md" | cut -d '|' -f 2 |
+	grep -o -- '--[a-z-]*' | sort -u)
+py_options=$(grep -o 'add_argument("-*[a-z-]*"\(, "--[a-z-]*"\)\?' "$py_sub" |
+	grep -o -- '--[a-z-]*' | sort -u)
+cpp_options=$(sed -n '/long_options\[\] = {/,/};/p' \
+	"$repo/examples/cpp/walcast_subscriber.cpp" | grep -o '{"[a-z-]*"' |
+	sed 's/{"/--/; s/"//' | sort -u)
+if [ -z "$py_options" ] || [ -z "$cpp_options" ] || [ -z "$documented" ]; then
+	wc_die "(o) could not read the examples' options"
+fi
+[ "$py_options" = "$documented" ] ||
+	wc_die "(o) options of the Python example and of examples/README.md differ:
+$(diff <(echo "$py_options") <(echo "$documented"))"
+[ "$cpp_options" = "$(echo "$documented" | grep -v -- '--proto-')" ] ||
+	wc_die "(o) options of the C++ example and of examples/README.md differ:
+$(diff <(echo "$cpp_options") <(echo "$documented" | grep -v -- '--proto-'))"
+echo "(o) the $(echo "$documented" | wc -l) options of the examples are those documented in examples/README.md"
 
 "$py" -c 'import zmq, google.protobuf' 2>/dev/null ||
 	wc_die "$py cannot import zmq and google.protobuf (Debian: python3-zmq, python3-protobuf)"
