@@ -28,6 +28,8 @@
 #   (f) the relay killed and left down for 8 s: after 6 s without a word
 #       both examples give up the session, connect again, and get the
 #       transaction made meanwhile
+#   (g) a relay with --max-lag 64kB evicts both (offline) examples during a
+#       large transaction: each is refused with REASON_EVICTED and exits 3
 #
 # Prints what each check checks; exits 1 on the first failure.  KEEP=1
 # keeps the scratch directory.
@@ -140,7 +142,8 @@ sub_cpp()
 	sub_run "$@"
 }
 
-# start_relay: start the relay (again) and wait until it streams
+# start_relay [OPTION...]: start the relay (again), with more options, and
+# wait until it streams
 start_relay()
 {
 	local n
@@ -149,7 +152,7 @@ start_relay()
 	"$repo/consumer/walcast" relay -d "dbname=postgres" --create-slot -s 1 \
 		--subscriber py:py-secret --subscriber cpp:cpp-secret \
 		--publish "$publish" --durable "$durable" --session-timeout 3 \
-		--state-file "$wc_scratch/relay.state" >>"$out/relay.log" 2>&1 &
+		--state-file "$wc_scratch/relay.state" "$@" >>"$out/relay.log" 2>&1 &
 	relay_pid=$!
 	pids+=("$relay_pid")
 	for _ in $(seq 100); do
@@ -221,7 +224,7 @@ expect_refusal()
 		fail "$what: exit status $rc, expected $code; stderr: $(cat "$out/refused.err")"
 	grep -q "^walcast_subscriber: error: .*$pattern" "$out/refused.err" ||
 		fail "$what: no clear message; stderr: $(cat "$out/refused.err")"
-	echo "(d) $what: exit $rc, \"$(head -n 1 "$out/refused.err")\""
+	echo "$what: exit $rc, \"$(head -n 1 "$out/refused.err")\""
 }
 for lang in python cpp; do
 	if [ $lang = python ]; then
@@ -229,9 +232,9 @@ for lang in python cpp; do
 	else
 		cmd=("$cpp_sub")
 	fi
-	expect_refusal "$lang, wrong token" 5 'token authentication failed' \
+	expect_refusal "(d) $lang, wrong token" 5 'token authentication failed' \
 		"${cmd[@]}" --endpoint "$durable" --name py --token wrong
-	expect_refusal "$lang, undeclared name" 4 '"nobody" is not configured' \
+	expect_refusal "(d) $lang, undeclared name" 4 '"nobody" is not configured' \
 		"${cmd[@]}" --endpoint "$durable" --name nobody
 done
 
@@ -496,6 +499,23 @@ cmp -s "$out/py-silence.out" "$out/cpp-silence.out" ||
 grep -q '"new":{"id":20}}\]}$' "$out/py-silence.out" ||
 	fail "(f) the transaction made while the relay was down did not arrive whole"
 echo "(f) both examples gave up the silent session after 6 s (twice --session-timeout), connected again and got the transaction made meanwhile"
+
+# (g) evicted while offline: a relay with --max-lag 64kB, both examples
+# offline, a transaction of some 500 kB; each is refused and exits 3
+kill -TERM "$relay_pid"
+wait "$relay_pid" || fail "the relay exited with status $? on SIGTERM"
+start_relay --max-lag 64kB
+wc_psql -q -c "INSERT INTO silence SELECT g FROM generate_series(21, 10000) g"
+for _ in $(seq 100); do
+	[ "$(grep -c 'evicting durable subscriber' "$out/relay.log")" -ge 2 ] && break
+	sleep 0.1
+done
+[ "$(grep -c 'evicting durable subscriber' "$out/relay.log")" -ge 2 ] ||
+	fail "(g) the relay did not evict both examples within 10 s"
+expect_refusal "(g) python, evicted" 3 '"py" was evicted and must resynchronize' \
+	"$py" "$py_sub" --endpoint "$durable" --name py --token py-secret
+expect_refusal "(g) cpp, evicted" 3 '"cpp" was evicted and must resynchronize' \
+	"$cpp_sub" --endpoint "$durable" --name cpp --token cpp-secret
 
 kill -TERM "$relay_pid"
 wait "$relay_pid" || fail "the relay exited with status $? on SIGTERM"
