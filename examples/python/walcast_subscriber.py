@@ -35,9 +35,11 @@ import decimal
 import hashlib
 import math
 import os
+import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 PROG = "walcast_subscriber"
@@ -106,13 +108,19 @@ def load_modules(out_dir, proto_dir):
             os.path.join(os.path.expanduser("~"), ".cache")
         out_dir = os.path.join(cache, "walcast",
                                "python-" + digest.hexdigest()[:16])
-    if not all(os.path.exists(os.path.join(out_dir, p.replace(".proto", "_pb2.py")))
-               for p in PROTOS):
-        os.makedirs(out_dir, exist_ok=True)
-        cmd = ["protoc", "--proto_path=" + proto_dir, "--python_out=" + out_dir]
-        cmd += list(PROTOS)
+    modules = [p.replace(".proto", "_pb2.py") for p in PROTOS]
+    if not all(os.path.exists(os.path.join(out_dir, m)) for m in modules):
+        # into a directory of our own first, then each file renamed into
+        # place: another run starting at the same time never imports half
+        # a file
         try:
-            subprocess.run(cmd, check=True)
+            os.makedirs(os.path.join(out_dir, "walcast", "v1"), exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix=".generating-", dir=out_dir)
+            subprocess.run(["protoc", "--proto_path=" + proto_dir,
+                            "--python_out=" + tmp] + list(PROTOS), check=True)
+            for m in modules:
+                os.replace(os.path.join(tmp, m), os.path.join(out_dir, m))
+            shutil.rmtree(tmp, ignore_errors=True)
         except (OSError, subprocess.CalledProcessError) as e:
             raise Fatal("could not generate the protobuf modules into \"%s\": %s"
                         % (out_dir, e),
