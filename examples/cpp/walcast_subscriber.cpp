@@ -578,6 +578,7 @@ class Subscriber
 	std::optional<Transaction> open;	/* between Begin and Commit */
 	std::map<uint32_t, Transaction> streams;	/* top-level xid, while streaming */
 	std::optional<uint32_t> stream_xid; /* of the open streamed segment */
+	bool		warned_outside = false; /* about a change outside a transaction */
 
 	uint64_t	apply(uint64_t end_lsn, uint32_t xid,
 					  const std::vector<std::string> &changes, bool is_message);
@@ -753,9 +754,14 @@ Subscriber::process(const pb::Envelope &env)
 			return 0;
 		return apply(env.lsn(), 0, {*change}, true);
 	}
-	else
-		log_line("warning", "received a change at " + fmt_lsn(env.lsn()) +
-				 " outside a transaction; ignored");
+	else if (!warned_outside)
+	{
+		/* once: with --topic and no "DB.." it would be every change */
+		log_line("warning", "ignored a change at " + fmt_lsn(env.lsn()) +
+				 " outside a transaction");
+		log_line("hint", "Subscribe to the transactions' topic \"DB..\" too.");
+		warned_outside = true;
+	}
 	return 0;
 }
 

@@ -442,6 +442,7 @@ class Subscriber:
         self.open = None        # the Transaction between Begin and Commit
         self.streams = {}       # top-level xid -> Transaction, while streaming
         self.stream_xid = None  # xid of the open streamed segment
+        self.warned_outside = False     # about a change outside a transaction
         self.out = sys.stdout.buffer
 
     def reset_session(self):
@@ -539,9 +540,12 @@ class Subscriber:
             if env.lsn <= self.state.message or env.lsn < self.state.applied:
                 return None
             return self.apply(env.lsn, 0, [change], message_lsn=env.lsn)
-        else:
-            log("warning", "received a change at %s outside a transaction; ignored"
+        elif not self.warned_outside:
+            # once: with --topic and no "DB.." it would be every change
+            log("warning", "ignored a change at %s outside a transaction"
                 % fmt_lsn(env.lsn))
+            log("hint", "Subscribe to the transactions' topic \"DB..\" too.")
+            self.warned_outside = True
         return None
 
 
