@@ -41,5 +41,6 @@ format:
 clean:
 	@if [ -x $(PG_CONFIG) ]; then $(MAKE) -C plugin clean PG_CONFIG=$(PG_CONFIG); fi
 	$(MAKE) -C consumer clean
+	$(MAKE) -C examples/cpp clean
 	rm -rf gen regress/results regress/output_iso \
 		regress/regression.diffs regress/regression.out
