@@ -185,3 +185,20 @@ wc_has_applied()
 			<"$out/$2.json" 2>/dev/null &&
 		grep -qx "$ref_last" "$out/$2"
 }
+
+# wc_commits_at_least FILE N: whether FILE (a test subscriber's output)
+# holds N transactions; for wc_wait_for, which runs its command again and
+# again (a "$(...)" argument would be computed once)
+wc_commits_at_least()
+{
+	local n
+
+	n=$(grep -c '^COMMIT ' "$1" 2>/dev/null) || n=0
+	[ "$n" -ge "$2" ]
+}
+
+# wc_slot_at_least SLOT LSN: whether SLOT is confirmed at or past LSN
+wc_slot_at_least()
+{
+	[ "$(wc_psql -At -c "SELECT confirmed_flush_lsn >= '$2'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$1'")" = t ]
+}

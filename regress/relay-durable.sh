@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+#
+# regress/relay-durable.sh: durable subscribers that go away, and the lag
+# limit
+#
+#   1. A declared subscriber that has never connected holds the slot: the
+#      confirmed position does not pass what it has acknowledged.
+#   2. One offline while transactions commit, and while the relay restarts,
+#      gets everything when it returns (compared with a reference slot).
+#   3. With --max-lag and --lag-policy evict, one that falls further behind
+#      is evicted, loudly; it stops holding WAL; on return it is told to
+#      resynchronize (the Python client and walcast tail exit 3); after
+#      --reset-subscriber it is served again from the slot's position.
+#   4. With --lag-policy hold, one past the limit keeps holding the WAL and
+#      the relay warns.
+#
+set -euo pipefail
+
+prog=regress/relay-durable.sh
+repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$repo/scripts/lib.sh"
+# shellcheck source=scripts/relay-lib.sh
+. "$repo/scripts/relay-lib.sh"
+
+pids=()
+cleanup()
+{
+	local pid
+
+	for pid in "${pids[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	wc_cleanup
+}
+
+# durable_client NAME ARGS...: the Python durable subscriber, in the
+# foreground (exec it in a subshell to run it in the background)
+durable_client()
+{
+	local name=$1
+
+	shift
+	"$wc_python" "$repo/regress/py/relay_check.py" durable \
+		--endpoint "$wc_durable" --name "$name" --out "$out/$name" "$@" \
+		2>>"$out/$name.err"
+}
+
+insert_rows()
+{
+	wc_psql -q -c "INSERT INTO d SELECT g, repeat('x', $3) FROM generate_series($1, $2) g" >/dev/null
+}
+
+wc_build || wc_die "could not build walcast"
+wc_ensure_user
+wc_make_scratch
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+wc_make_install
+wc_cluster_init "$repo/regress/logical.conf"
+wc_cluster_start
+wc_py_init
+wc_zmq_ports
+out=$wc_scratch/out
+mkdir -p "$out"
+
+wc_psql -q -c "CREATE TABLE d (id int PRIMARY KEY, v text)"
+
+echo "--- 1. a subscriber that never connected holds the slot"
+wc_relay_start relay -d "dbname=postgres" --create-slot -s 1 \
+	--subscriber a --subscriber b
+pids+=("$wc_relay_pid")
+wc_wait_for 20 "the relay's slot" \
+	wc_log_has "$wc_scratch/relay.log" 'streaming from replication slot'
+wc_psql -q -c "SELECT pg_create_logical_replication_slot('ref', 'walcast')" >/dev/null
+start=$(wc_slot_lsn walcast)
+(exec "$wc_python" "$repo/regress/py/relay_check.py" durable \
+	--endpoint "$wc_durable" --name a --out "$out/a" 2>>"$out/a.err") &
+pids+=("$!")
+for i in 1 2 3 4 5; do
+	insert_rows $((i * 10)) $((i * 10 + 9)) 10
+done
+wc_wait_for 20 "subscriber a to apply five transactions" \
+	wc_commits_at_least "$out/a" 5
+sleep 2
+wc_check "the confirmed position stays at b's ($start) while b is away" \
+	test "$(wc_slot_lsn walcast)" = "$start"
+
+echo "--- 2. b is offline while transactions commit and the relay restarts"
+wc_stop_pid "$wc_relay_pid" || true
+insert_rows 100 199 10
+wc_relay_start relay -d "dbname=postgres" -s 1 --subscriber a --subscriber b
+pids+=("$wc_relay_pid")
+insert_rows 200 299 10
+durable_client b --idle-exit 4 || true
+wc_reference ref
+wc_check "b, back after the relay restarted, has every transaction once, in order" \
+	cmp "$out/ref" "$out/b"
+wc_check "the relay said b connected" \
+	wc_log_has "$wc_scratch/relay.log" 'durable subscriber "b" connected'
+
+echo "--- 3. --max-lag 256kB --lag-policy evict"
+wc_stop_pid "$wc_relay_pid" || true
+wc_relay_start relay -d "dbname=postgres" -s 1 --subscriber a --subscriber b \
+	--max-lag 256kB --lag-policy evict
+pids+=("$wc_relay_pid")
+wc_wait_for 20 "the relay to stream" \
+	wc_log_has "$wc_scratch/relay.log" 'more than 262144 bytes behind will be evicted'
+# a keeps up, b is away: 2000 rows of 500 bytes is about 1 MB of WAL
+insert_rows 1000 2999 500
+wc_wait_for 30 "the relay to evict b" \
+	wc_log_has "$wc_scratch/relay.log" 'warning: evicting durable subscriber "b"'
+wc_check "the eviction says why" \
+	wc_log_has "$wc_scratch/relay.log" 'bytes behind the server, over --max-lag 262144'
+insert_rows 3000 3009 10
+last_a=$(wc_psql -At -c "SELECT pg_current_wal_lsn()")
+wc_wait_for 20 "the slot to move on without b" \
+	wc_slot_at_least walcast "$last_a"
+wc_check "the evicted b holds no WAL: the slot is confirmed past the last transaction" \
+	wc_slot_at_least walcast "$last_a"
+set +e
+durable_client b
+rc_py=$?
+"$wc_walcast" tail --durable b -e "$wc_durable" --idle-exit 10 >/dev/null 2>"$out/tail-b.err"
+rc_tail=$?
+set -e
+wc_check "the evicted b is refused: the Python client exits 3" test "$rc_py" -eq 3
+wc_check "and walcast tail exits 3" test "$rc_tail" -eq 3
+wc_check "tail says b must resynchronize" \
+	wc_log_has "$out/tail-b.err" 'error: relay refused subscriber "b": durable subscriber "b" was evicted and must resynchronize'
+wc_check "the eviction is kept in the state file" \
+	wc_log_has "$wc_scratch/relay/walcast-walcast.state" '^subscriber b .* evicted$'
+
+wc_stop_pid "$wc_relay_pid" || true
+wc_relay_start relay -d "dbname=postgres" -s 1 --subscriber a --subscriber b \
+	--reset-subscriber b
+pids+=("$wc_relay_pid")
+wc_wait_for 20 "the relay to readmit b" \
+	wc_log_has "$wc_scratch/relay.log" 'durable subscriber "b" readmitted at'
+: >"$out/b2"
+"$wc_python" "$repo/regress/py/relay_check.py" durable --endpoint "$wc_durable" \
+	--name b --out "$out/b2" 2>>"$out/b.err" &
+b_pid=$!
+pids+=("$b_pid")
+sleep 1
+insert_rows 4000 4000 10
+wc_wait_for 20 "the readmitted b to get a new transaction" \
+	wc_commits_at_least "$out/b2" 1
+wc_check "after --reset-subscriber, b is served again" \
+	wc_commits_at_least "$out/b2" 1
+kill -TERM "$b_pid"
+
+echo "--- 4. --lag-policy hold"
+wc_stop_pid "$wc_relay_pid" || true
+wc_relay_start relay -d "dbname=postgres" -s 1 --subscriber a --subscriber h \
+	--max-lag 256kB --lag-policy hold
+pids+=("$wc_relay_pid")
+wc_wait_for 20 "the relay to stream" \
+	wc_log_has "$wc_scratch/relay.log" 'will be warned about, and hold WAL'
+held=$(wc_slot_lsn walcast)
+insert_rows 5000 6999 500
+wc_wait_for 30 "the relay to warn about h" \
+	wc_log_has "$wc_scratch/relay.log" 'warning: durable subscriber "h" holds WAL on the server'
+wc_check "h is not evicted" \
+	bash -c "! grep -q 'evicting durable subscriber \"h\"' '$wc_scratch/relay.log'"
+wc_check "the slot stays at h's position ($held)" test "$(wc_slot_lsn walcast)" = "$held"
+
+wc_check_summary
