@@ -157,6 +157,7 @@ end_session(Subscriber *sub, const char *why)
 		return;
 	sub->online = false;
 	sub->credit = 0;
+	sub->blocked_since = 0;
 	relgen_clear(sub->sent_rels);
 	wc_notice("durable subscriber \"%s\" went offline (%s) at %X/%X",
 			  sub->name, why, WC_LSN_ARGS(sub->acked_lsn));
@@ -499,6 +500,8 @@ durable_deliver(Durable *durable, const EnvelopeInfo *info,
 		}
 		if (sub->credit <= 0)
 		{
+			if (sub->blocked_since == 0)
+				sub->blocked_since = wc_now_monotonic();
 			all_done = false;
 			continue;
 		}
@@ -517,10 +520,13 @@ durable_deliver(Durable *durable, const EnvelopeInfo *info,
 			rc = deliver_one(durable, sub, envelope, len, tx_end_lsn, false);
 		if (rc == 1)
 		{
+			if (sub->blocked_since == 0)
+				sub->blocked_since = wc_now_monotonic();
 			all_done = false;
 			continue;
 		}
 		sub->done = true;
+		sub->blocked_since = 0;
 		if (rc < 0)
 			continue;
 		sub->credit--;

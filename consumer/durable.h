@@ -55,6 +55,8 @@ typedef struct Subscriber
 	uint64_t	sequence;		/* of the last Delivery */
 	RelGenMap  *sent_rels;		/* relation generations it holds */
 	bool		done;			/* has (or skips) the held message */
+	int64_t		blocked_since;	/* monotonic µs since it holds the stream
+								 * for want of credit, or 0 */
 
 	/* for the relay's warnings */
 	int64_t		lag_warned_at;

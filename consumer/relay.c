@@ -955,10 +955,14 @@ check_lag(Relay *relay)
 		/*
 		 * One that is online and takes what the relay reads is as far behind
 		 * as the relay itself, and cannot acknowledge a transaction before its
-		 * Commit: only one that is away, or holds the stream for want of
-		 * credit, can be too far behind.
+		 * Commit: only one that is away, or has held the stream for want of
+		 * credit for a whole session timeout, can be too far behind.
 		 */
-		if (sub->evicted || (sub->online && !(relay->holding && !sub->done)))
+		if (sub->evicted)
+			continue;
+		if (sub->online &&
+			(!relay->holding || sub->done || sub->blocked_since == 0 ||
+			 now - sub->blocked_since < (int64_t) relay->opt.session_timeout * 1000000))
 			continue;
 		if ((lag = subscriber_lag(relay, sub)) <= relay->opt.max_lag)
 			continue;

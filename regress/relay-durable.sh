@@ -110,6 +110,8 @@ wc_wait_for 20 "the relay to stream" \
 insert_rows 1000 2999 500
 wc_wait_for 30 "the relay to evict b" \
 	wc_log_has "$wc_scratch/relay.log" 'warning: evicting durable subscriber "b"'
+wc_check "a, online and keeping up, is not evicted" \
+	bash -c "! grep -q 'evicting durable subscriber \"a\"' '$wc_scratch/relay.log'"
 wc_check "the eviction says why" \
 	wc_log_has "$wc_scratch/relay.log" 'bytes behind the server, over --max-lag 262144'
 insert_rows 3000 3009 10
