@@ -17,7 +17,7 @@
 #define DEFAULT_CREDIT		1000
 #define HELLO_RETRY_USEC	2000000 /* no answer to Hello: say it again */
 #define SILENCE_USEC		5000000 /* relay silent: is our session gone? */
-#define BUSY_GIVE_UP_USEC	30000000	/* name taken this long: give up */
+#define BUSY_GIVE_UP_USEC	10000000	/* name taken this long: give up */
 
 /* a topic's last sequence, publish mode */
 typedef struct TopicState

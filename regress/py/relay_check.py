@@ -22,6 +22,13 @@
         message, "<topic> <sequence> <kind> <rel_id>" separated by tabs, and checks that every
         row it receives follows a Relation of its table.
 
+    relay_check.py garbage --endpoint E --kind KIND
+        Sends the relay something it must not choke on: "raw" (random
+        bytes on a plain TCP connection), "xsub" (a message that is not a
+        subscription, on the publish socket), "bytes" (a frame that is not
+        a SubscriberMessage, on the durable socket) or "frames" (three
+        frames at once there).  Prints the relay's answer, if any.
+
 Relation and Startup envelopes are left out of FILE: when they are sent
 depends on sessions, not on the data.  Every row's table must have been
 described by a Relation before it, which the durable and subscribe modes
@@ -220,6 +227,40 @@ def subscribe(args):
             return
 
 
+def garbage(args):
+    import random
+    import socket
+    rnd = random.Random(42)
+    junk = bytes(rnd.randrange(256) for _ in range(4096))
+    if args.kind == 'raw':
+        host, port = args.endpoint.split('//')[1].rsplit(':', 1)
+        with socket.create_connection((host, int(port))) as conn:
+            conn.sendall(junk)
+            time.sleep(0.5)
+        return
+    ctx = zmq.Context()
+    if args.kind == 'xsub':
+        sock = ctx.socket(zmq.XSUB)
+        sock.connect(args.endpoint)
+        time.sleep(0.3)
+        sock.send(b'\x07not a subscription')
+        time.sleep(0.5)
+        return
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 500)
+    sock.connect(args.endpoint)
+    if args.kind == 'bytes':
+        sock.send(junk)
+    else:
+        sock.send_multipart([b'one', b'two', b'three'])
+    if sock.poll(3000):
+        frames = sock.recv_multipart()
+        msg = relay_pb2.RelayMessage.FromString(frames[0])
+        print('%s: %s' % (relay_pb2.Refusal.Reason.Name(msg.refusal.reason), msg.refusal.message))
+    else:
+        print('no answer')
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest='cmd', required=True)
@@ -241,9 +282,12 @@ def main():
     s.add_argument('--idle-exit', type=float, default=0)
     s.add_argument('--stall', type=float, default=0)
     s.add_argument('--hwm', type=int, default=1000)
+    g = sub.add_parser('garbage')
+    g.add_argument('--endpoint', required=True)
+    g.add_argument('--kind', choices=['raw', 'xsub', 'bytes', 'frames'], required=True)
     args = p.parse_args()
     {'durable': durable, 'reference': reference, 'tail': tail,
-     'subscribe': subscribe}[args.cmd](args)
+     'subscribe': subscribe, 'garbage': garbage}[args.cmd](args)
 
 
 if __name__ == '__main__':
