@@ -1566,15 +1566,21 @@ check_publication_before_slot(CheckContext *ctx)
 
 /*
  * The tables in scope: ordinary tables (and partitions) that are logged,
- * outside the system schemas, and in the publication when one is named.
+ * outside the system schemas, not walcast's own (the schema log, which the
+ * plugin never sends as rows), and in the publication when one is named
+ * (matched by name: a cast to regclass would need USAGE on every schema).
  */
 #define TABLES_IN_SCOPE_SQL \
 	" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" \
 	" WHERE c.relkind = 'r' AND c.relpersistence = 'p'" \
 	" AND n.nspname NOT IN ('pg_catalog', 'information_schema')" \
 	" AND n.nspname !~ '^pg_toast'" \
-	" AND ($1::text IS NULL OR c.oid IN (SELECT format('%I.%I', t.schemaname, t.tablename)::regclass" \
-	"  FROM pg_publication_tables t WHERE t.pubname = $1))"
+	" AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid" \
+	"  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid" \
+	"  AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'" \
+	"  AND e.extname = 'walcast')" \
+	" AND ($1::text IS NULL OR EXISTS (SELECT 1 FROM pg_publication_tables t" \
+	"  WHERE t.pubname = $1 AND t.schemaname = n.nspname AND t.tablename = c.relname))"
 
 /* replica_identity: UPDATE and DELETE carry a key for every table */
 static void
