@@ -148,6 +148,8 @@ scan_body(EnvelopeInfo *info)
 			case ENV_STREAM_PREPARE:
 				if (field == 2 && !bytes)
 					info->end_lsn = value;
+				else if (field == 3 && !bytes)	/* sint64: zigzag */
+					info->time = (int64_t) (value >> 1) ^ -(int64_t) (value & 1);
 				break;
 			default:
 				break;

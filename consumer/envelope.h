@@ -53,6 +53,8 @@ typedef struct EnvelopeInfo
 	uint32_t	rel_id;			/* Relation, Insert, Update, Delete */
 	WcLsn		end_lsn;		/* field 2 of Begin, Commit and the other
 								 * transaction boundaries */
+	int64_t		time;			/* field 3 of the same: commit or prepare
+								 * time, microseconds since the Unix epoch */
 	bool		transactional;	/* Message.transactional */
 	const char *schema;			/* Relation.schema, not terminated */
 	size_t		schema_len;

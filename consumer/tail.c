@@ -48,7 +48,22 @@ typedef struct TailOptions
 	int64_t		count;			/* stop after this many; 0: never */
 	int64_t		idle_exit;		/* seconds; 0: never */
 	bool		base64;			/* --envelope=base64 */
+	bool		stats;			/* --stats: count, print no lines */
 } TailOptions;
+
+/* what --stats counts */
+typedef struct TailStats
+{
+	int64_t		started;		/* monotonic µs of the first message */
+	int64_t		last;			/* ... and of the last */
+	uint64_t	messages;
+	uint64_t	transactions;
+	uint64_t	bytes;			/* envelope bytes */
+	uint64_t	gaps;			/* messages lost (publish socket) */
+	int64_t    *latencies;		/* commit to delivery, µs, per transaction */
+	size_t		nlatencies;
+	size_t		cap;
+} TailStats;
 
 /* a durable transaction waiting for its Commit */
 typedef struct Pending
@@ -87,6 +102,8 @@ usage(void)
 	printf("\nOutput:\n");
 	printf("      --envelope=FORMAT    \"json\" (default), or \"base64\": the envelope's bytes\n"
 		   "                           for a decoder of your own\n");
+	printf("      --stats              print no messages; at the end one JSON line with\n"
+		   "                           counts, rates and commit-to-delivery latency\n");
 	printf("\nStopping:\n");
 	printf("  -n, --count=N            exit after N messages (durable: transactions)\n");
 	printf("      --idle-exit=SECS     exit after SECS without a message\n");
@@ -109,6 +126,7 @@ parse_options(int argc, char **argv, TailOptions *opt, bool *help)
 		{"count", required_argument, NULL, 'n'},
 		{"idle-exit", required_argument, NULL, 5},
 		{"envelope", required_argument, NULL, 6},
+		{"stats", no_argument, NULL, 7},
 		{NULL, 0, NULL, 0}
 	};
 	char	   *publish = NULL;
@@ -171,6 +189,9 @@ parse_options(int argc, char **argv, TailOptions *opt, bool *help)
 					return false;
 				}
 				opt->base64 = strcmp(optarg, "base64") == 0;
+				break;
+			case 7:
+				opt->stats = true;
 				break;
 			default:
 				wc_log_hint("Try \"walcast tail --help\" for more information.");
@@ -356,6 +377,76 @@ durable_message(WcSub *sub, const TailOptions *opt, RelTable *rels,
 	return 1;
 }
 
+/*
+ * --stats: count one message; a transaction's end gives a latency.
+ * Returns that end's LSN, or 0 when the message ends no transaction.
+ */
+static WcLsn
+stats_count(TailStats *st, const WcSubMessage *msg)
+{
+	EnvelopeInfo info;
+	int64_t		now = wc_now_monotonic();
+
+	if (st->messages == 0)
+		st->started = now;
+	st->last = now;
+	st->messages++;
+	st->bytes += msg->envelope_len;
+	st->gaps += msg->gap;
+	if (envelope_scan(msg->envelope, msg->envelope_len, &info) < 0 ||
+		!envelope_ends_transaction(info.kind))
+		return 0;
+	st->transactions++;
+	if (info.time == 0)
+		return info.end_lsn;
+	if (st->nlatencies == st->cap)
+	{
+		st->cap = st->cap ? st->cap * 2 : 1024;
+		st->latencies = wc_realloc(st->latencies, st->cap * sizeof(int64_t));
+	}
+	st->latencies[st->nlatencies++] = wc_now_unix() - info.time;
+	return info.end_lsn;
+}
+
+static int
+compare_int64(const void *a, const void *b)
+{
+	int64_t		x = *(const int64_t *) a;
+	int64_t		y = *(const int64_t *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* the value below which a fraction q of the sorted latencies fall */
+static int64_t
+percentile(const TailStats *st, double q)
+{
+	size_t		i;
+
+	if (st->nlatencies == 0)
+		return 0;
+	i = (size_t) (q * (double) (st->nlatencies - 1) + 0.5);
+	return st->latencies[i];
+}
+
+static void
+stats_print(TailStats *st)
+{
+	double		secs = (double) (st->last - st->started) / 1e6;
+
+	qsort(st->latencies, st->nlatencies, sizeof(int64_t), compare_int64);
+	printf("{\"messages\":%llu,\"transactions\":%llu,\"bytes\":%llu,\"lost\":%llu,"
+		   "\"seconds\":%.6f,\"messages_per_second\":%.1f,\"megabytes_per_second\":%.3f,"
+		   "\"latency_us\":{\"count\":%zu,\"p50\":%lld,\"p99\":%lld,\"max\":%lld}}\n",
+		   (unsigned long long) st->messages, (unsigned long long) st->transactions,
+		   (unsigned long long) st->bytes, (unsigned long long) st->gaps, secs,
+		   secs > 0 ? st->messages / secs : 0.0,
+		   secs > 0 ? st->bytes / secs / 1e6 : 0.0, st->nlatencies,
+		   (long long) percentile(st, 0.5), (long long) percentile(st, 0.99),
+		   (long long) percentile(st, 1.0));
+	free(st->latencies);
+}
+
 int
 tail_main(int argc, char **argv)
 {
@@ -366,6 +457,7 @@ tail_main(int argc, char **argv)
 	void	   *zctx;
 	RelTable   *rels = rels_new();
 	Pending		pending = {0};
+	TailStats	stats = {0};
 	bool		open = false;
 	bool		help;
 	int64_t		done = 0;
@@ -437,7 +529,19 @@ tail_main(int argc, char **argv)
 			continue;
 		}
 		last_message = wc_now_monotonic();
-		if (opt.durable)
+		if (opt.stats)
+		{
+			WcLsn		end = stats_count(&stats, &msg);
+
+			/* durable: acknowledge each transaction as it ends */
+			if (opt.durable && end != 0 && wcsub_ack(sub, end, &err) < 0)
+			{
+				wc_log_wcerror(WC_LOG_ERROR, &err);
+				rc = WC_EXIT_FAILURE;
+			}
+			done += opt.durable ? (end != 0) : 1;
+		}
+		else if (opt.durable)
 			done += durable_message(sub, &opt, rels, &pending, &open, &msg,
 									&err, &rc);
 		else
@@ -458,6 +562,9 @@ tail_main(int argc, char **argv)
 		if (opt.count && done >= opt.count)
 			break;
 	}
+
+	if (opt.stats)
+		stats_print(&stats);
 
 done:
 	wcsub_destroy(&sub);
