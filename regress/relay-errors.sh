@@ -10,7 +10,7 @@
 # message, and the subscriber still gets every transaction.  Then the
 # slot's troubles, each a loud stop with exit status 3 and a hint to
 # resynchronize: the slot dropped, the slot created again, a state file of
-# another server.  And the user's mistakes, exit status 2: an option the
+# another server, the slot invalidated (max_slot_wal_keep_size).  And the user's mistakes, exit status 2: an option the
 # plugin does not know, a bad option value, a missing slot without
 # --create-slot, a state file that is not one.  A wrong password is a
 # clear error the relay retries, serving its sockets meanwhile.
@@ -173,6 +173,28 @@ run_relay bogus -d "dbname=postgres" --state-file bogus.state
 wc_check "a file that is not a state file: exit status 2" test "$rc" -eq 2
 wc_check "saying so" \
 	grep -q 'error: state file "bogus.state" is not a walcast relay state file' "$out/bogus.err"
+
+echo "--- an invalidated slot: exit status 3"
+wc_relay_start_ephemeral relay -d "dbname=postgres" -S doomed --create-slot -s 1 \
+	--state-file doomed.state
+pids+=("$wc_relay_pid")
+wc_wait_for 20 "the relay on slot doomed" \
+	wc_log_has "$wc_scratch/relay.log" 'streaming from replication slot "doomed"'
+wc_stop_pid "$wc_relay_pid" || true
+wc_psql -q -c "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'" -c "SELECT pg_reload_conf()" >/dev/null
+for i in 1 2 3; do
+	wc_psql -q -c "INSERT INTO e SELECT g, 'wal' FROM generate_series($((i * 1000)), $((i * 1000 + 999))) g ON CONFLICT DO NOTHING" \
+		-c "SELECT pg_switch_wal()" >/dev/null
+done
+wc_psql -q -c "CHECKPOINT"
+wc_check "the slot is invalidated (wal_status lost)" \
+	test "$(wc_slot_lsn doomed wal_status)" = lost
+run_relay invalidated -d "dbname=postgres" -S doomed -s 1 --state-file doomed.state
+wc_check "an invalidated slot stops the relay with exit status 3" test "$rc" -eq 3
+wc_check "saying so" \
+	bash -c "grep -q 'error: replication slot \"doomed\" has been invalidated' '$out/invalidated.err' &&
+		grep -q 'detail: The server removed WAL the slot still needed (see max_slot_wal_keep_size).' '$out/invalidated.err'"
+wc_psql -q -c "ALTER SYSTEM RESET max_slot_wal_keep_size" -c "SELECT pg_reload_conf()" >/dev/null
 
 echo "--- a wrong password"
 wc_relay_start_ephemeral badpw -S walcast \

@@ -12,6 +12,9 @@
 #      pin the WAL.
 #   3. --heartbeat writes a message into the WAL that comes back through
 #      the stream.
+#   4. A durable subscriber that gives no credit for three times the
+#      server's wal_sender_timeout holds the stream, but the relay's status
+#      updates keep the connection: nothing times out, nothing reconnects.
 #
 set -euo pipefail
 
@@ -165,5 +168,30 @@ wc_wait_for 30 "a heartbeat to come back through the stream" \
 	grep -q '"prefix":"walcast.heartbeat"' "$out/watcher.json"
 wc_check "the heartbeat came back through the WAL to the durable subscriber" \
 	grep -q '"prefix":"walcast.heartbeat"' "$out/watcher.json"
+
+echo "--- 4. a durable subscriber pushes back longer than wal_sender_timeout"
+wc_psql -q -c "ALTER SYSTEM SET wal_sender_timeout = '2s'" -c "SELECT pg_reload_conf()" >/dev/null
+wc_zmq_ports $((wc_durable_port + 1))
+wc_relay_start push -d "dbname=postgres" -S push_slot --create-slot -s 1 \
+	--subscriber slow
+pids+=("$wc_relay_pid")
+wc_wait_for 20 "the relay on push_slot" \
+	wc_log_has "$wc_scratch/push.log" 'streaming from replication slot'
+"$wc_python" "$check_py" durable --endpoint "$wc_durable" --name slow \
+	--out "$out/slow" --credit 4 --pause 6 2>"$out/slow.err" &
+pids+=("$!")
+sleep 1
+for i in $(seq 1 30); do
+	echo "INSERT INTO f VALUES ($((rows + 100 + i)), 'pushed back');"
+done | wc_psql -q
+wc_wait_for 40 "the slow subscriber to apply all 30 transactions" \
+	wc_commits_at_least "$out/slow" 30
+wc_check "it got all 30 transactions after holding the stream for 6 s" \
+	wc_commits_at_least "$out/slow" 30
+wc_check "the relay kept its connection meanwhile (no error, no reconnection)" \
+	bash -c "! grep -q -e ': error: ' -e 'reconnecting' '$wc_scratch/push.log'"
+wc_check "the server did not time the walsender out" \
+	bash -c "! grep -q 'terminating walsender process due to replication timeout' '$wc_scratch/server.log'"
+wc_psql -q -c "ALTER SYSTEM RESET wal_sender_timeout" -c "SELECT pg_reload_conf()" >/dev/null
 
 wc_check_summary

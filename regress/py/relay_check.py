@@ -2,12 +2,13 @@
 """relay_check.py: the Python side of the relay's end-to-end tests.
 
     relay_check.py durable --endpoint E --name N --out FILE [--credit N]
-                           [--idle-exit SECS] [--token T]
+                           [--idle-exit SECS] [--token T] [--pause SECS]
         A durable subscriber that follows proto/walcast/v1/README.md: it
         applies a transaction at its Commit by appending its changes to FILE
         (one hex envelope per line, then "COMMIT <end_lsn>") in one write,
         fsynced, and on start resumes after the last COMMIT line in FILE, so
-        being killed at any moment loses and duplicates nothing.
+        being killed at any moment loses and duplicates nothing.  --pause
+        stops reading for that long after the first delivery.
 
     relay_check.py reference --out FILE < hex-lines
         Turns the envelopes of a slot read through the SQL interface (one
@@ -149,6 +150,10 @@ def durable(args):
             kind = msg.WhichOneof('body')
             if kind == 'delivery':
                 last_delivery = last
+                if args.pause:
+                    # push back: read nothing, give no credit, for a while
+                    time.sleep(args.pause)
+                    args.pause = 0
                 consumed += 1
                 if consumed >= args.credit // 2:
                     send(credit=relay_pb2.Credit(messages=consumed))
@@ -271,6 +276,7 @@ def main():
     d.add_argument('--out', required=True)
     d.add_argument('--credit', type=int, default=1000)
     d.add_argument('--idle-exit', type=float, default=0)
+    d.add_argument('--pause', type=float, default=0)
     r = sub.add_parser('reference')
     r.add_argument('--out', required=True)
     t = sub.add_parser('tail')
