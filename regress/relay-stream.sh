@@ -167,6 +167,13 @@ applied_all()
 wc_wait_for 60 "both durable subscribers to apply the last transaction" applied_all
 
 echo "reference: $ntx transactions, $(grep -vc '^COMMIT ' "$out/ref") changes"
+wc_check "the reference holds every kind of change: insert, update, delete, truncate, message, schema_change" \
+	"$wc_python" -c "
+import sys
+from walcast.v1 import walcast_pb2
+kinds = {walcast_pb2.Envelope.FromString(bytes.fromhex(l.strip())).WhichOneof('body')
+         for l in open('$out/ref') if not l.startswith('COMMIT')}
+sys.exit(0 if {'insert', 'update', 'delete', 'truncate', 'message', 'schema_change'} <= kinds else 1)"
 wc_check "the Python durable subscriber has every transaction, byte for byte, once, in order" \
 	cmp "$out/ref" "$out/py"
 wc_check "the C durable subscriber (walcast tail) has the same" \
