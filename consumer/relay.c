@@ -32,6 +32,7 @@
 #include "common.h"
 #include "durable.h"
 #include "envelope.h"
+#include "metrics.h"
 #include "pub.h"
 #include "rels.h"
 #include "state.h"
@@ -88,6 +89,7 @@ typedef struct RelayOptions
 	int			status_interval;	/* seconds */
 	int			heartbeat;		/* seconds; 0: off */
 	int			reconnect_max;	/* seconds */
+	char	   *metrics;		/* [HOST:]PORT for Prometheus, or NULL */
 } RelayOptions;
 
 /* the relay's whole state */
@@ -129,10 +131,16 @@ typedef struct Relay
 	PGconn	   *side;
 	bool		side_busy;
 	int64_t		next_side;
-	WcLsn		server_lsn;
+	WcLsn		server_lsn;		/* pg_current_wal_lsn(), last asked */
+	WcLsn		restart_lsn;	/* the slot's, last asked */
 
 	int64_t		next_status;
 	uint64_t	messages;		/* read from the slot */
+	uint64_t	bytes;			/* ... their envelope bytes */
+	uint64_t	transactions;	/* ... transaction ends among them */
+	uint64_t	reconnects;		/* streams started after the first */
+	Metrics    *metrics;		/* NULL without --metrics */
+	int64_t		next_metrics;
 } Relay;
 
 static volatile sig_atomic_t stop_requested = 0;
@@ -186,6 +194,7 @@ usage(void)
 		   "                              (default 0: none)\n");
 	printf("      --reconnect-max=SECS    longest wait between reconnection attempts (default %d)\n",
 		   DEFAULT_RECONNECT_MAX);
+	printf("      --metrics=[HOST:]PORT   serve Prometheus metrics at http://HOST:PORT/metrics\n");
 	printf("\nOther options:\n");
 	printf("  -v, --verbose               output verbose messages\n");
 	printf("  -?, --help                  show this help, then exit\n");
@@ -264,6 +273,7 @@ parse_options(int argc, char **argv, RelayOptions *opt, bool *help)
 		{"status-interval", required_argument, NULL, 's'},
 		{"heartbeat", required_argument, NULL, 11},
 		{"reconnect-max", required_argument, NULL, 12},
+		{"metrics", required_argument, NULL, 13},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0}
 	};
@@ -364,6 +374,9 @@ parse_options(int argc, char **argv, RelayOptions *opt, bool *help)
 				if (!wc_parse_int_option("--reconnect-max", optarg, 1, 3600, &n))
 					return false;
 				opt->reconnect_max = (int) n;
+				break;
+			case 13:
+				opt->metrics = optarg;
 				break;
 			case 'v':
 				wc_log_min_level = wc_log_min_level == WC_LOG_NOTICE ?
@@ -882,6 +895,9 @@ process_envelope(Relay *relay, const StreamMessage *msg)
 		}
 	}
 	relay->messages++;
+	relay->bytes += msg->len;
+	if (envelope_ends_transaction(info.kind))
+		relay->transactions++;
 	return 0;
 }
 
@@ -995,7 +1011,8 @@ side_poll(Relay *relay, int64_t now)
 {
 	PGresult   *res;
 
-	if (relay->opt.heartbeat == 0 && relay->opt.max_lag == 0)
+	if (relay->opt.heartbeat == 0 && relay->opt.max_lag == 0 &&
+		relay->metrics == NULL)
 		return;
 	if (relay->side == NULL)
 	{
@@ -1004,11 +1021,11 @@ side_poll(Relay *relay, int64_t now)
 
 		if (now < relay->next_side)
 			return;
-		relay->next_side = now + 5 * 1000000;
 		relay->side = PQconnectdbParams(keys, values, 1);
 		if (PQstatus(relay->side) != CONNECTION_OK)
 		{
-			wc_warning("could not open side connection for heartbeats: %s",
+			relay->next_side = now + 5 * 1000000;	/* try again then */
+			wc_warning("could not open a second connection for the server's WAL position: %s",
 					   PQerrorMessage(relay->side));
 			PQfinish(relay->side);
 			relay->side = NULL;
@@ -1024,7 +1041,10 @@ side_poll(Relay *relay, int64_t now)
 		while (!PQisBusy(relay->side) && (res = PQgetResult(relay->side)) != NULL)
 		{
 			if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			{
 				wc_parse_lsn(PQgetvalue(res, 0, 0), &relay->server_lsn);
+				wc_parse_lsn(PQgetvalue(res, 0, 1), &relay->restart_lsn);
+			}
 			else
 				wc_warning("heartbeat query failed: %s", PQresultErrorMessage(res));
 			PQclear(res);
@@ -1035,15 +1055,19 @@ side_poll(Relay *relay, int64_t now)
 	}
 	if (now >= relay->next_side)
 	{
-		const char *sql = relay->opt.heartbeat > 0 ?
-			"SELECT pg_catalog.pg_current_wal_lsn(), "
-			"pg_catalog.pg_logical_emit_message(true, 'walcast.heartbeat', "
-			"pg_catalog.now()::pg_catalog.text)" :
-			"SELECT pg_catalog.pg_current_wal_lsn()";
+		/* the slot name is checked by stream_valid_slot_name */
+		char	   *sql = wc_psprintf("SELECT pg_catalog.pg_current_wal_lsn(), "
+									  "(SELECT restart_lsn FROM pg_catalog.pg_replication_slots"
+									  " WHERE slot_name = '%s')%s",
+									  relay->opt.slot, relay->opt.heartbeat > 0 ?
+									  ", pg_catalog.pg_logical_emit_message(true, 'walcast.heartbeat', "
+									  "pg_catalog.now()::pg_catalog.text)" : "");
 		int			secs = relay->opt.heartbeat > 0 ?
 			relay->opt.heartbeat : relay->opt.status_interval;
+		int			sent = PQsendQuery(relay->side, sql);
 
-		if (!PQsendQuery(relay->side, sql))
+		free(sql);
+		if (!sent)
 			goto broken;
 		relay->side_busy = true;
 		relay->next_side = now + (int64_t) secs * 1000000;
@@ -1071,6 +1095,95 @@ close_stream(Relay *relay, bool graceful)
 	}
 	stream_destroy(&relay->stream);
 	relay->holding = false;
+}
+
+/*
+ * Render the Prometheus page, at most once a second.  LSNs are exposed as
+ * byte positions so that differences are sizes.
+ */
+static void
+publish_metrics(Relay *relay, int64_t now)
+{
+	char	   *page = NULL;
+	size_t		len = 0;
+	FILE	   *f;
+	const char *slot = relay->opt.slot;
+	WcLsn		server = relay->server_lsn > relay->wal_end ?
+		relay->server_lsn : relay->wal_end;
+
+	if (relay->metrics == NULL || now < relay->next_metrics)
+		return;
+	relay->next_metrics = now + 1000000;
+	f = open_memstream(&page, &len);
+	if (f == NULL)
+		return;
+#define METRIC(name, type, help) \
+	fprintf(f, "# HELP walcast_" name " " help "\n# TYPE walcast_" name " " type "\n")
+	METRIC("relay_up", "gauge", "1 while the relay streams from the server");
+	fprintf(f, "walcast_relay_up{slot=\"%s\"} %d\n", slot, relay->stream != NULL);
+	METRIC("relay_messages_total", "counter", "messages read from the slot");
+	fprintf(f, "walcast_relay_messages_total{slot=\"%s\"} %llu\n", slot,
+			(unsigned long long) relay->messages);
+	METRIC("relay_bytes_total", "counter", "bytes of the messages read from the slot");
+	fprintf(f, "walcast_relay_bytes_total{slot=\"%s\"} %llu\n", slot,
+			(unsigned long long) relay->bytes);
+	METRIC("relay_transactions_total", "counter", "transactions read from the slot");
+	fprintf(f, "walcast_relay_transactions_total{slot=\"%s\"} %llu\n", slot,
+			(unsigned long long) relay->transactions);
+	METRIC("relay_published_total", "counter", "messages sent on the publish socket");
+	fprintf(f, "walcast_relay_published_total{slot=\"%s\"} %llu\n", slot,
+			(unsigned long long) pub_messages(relay->pub));
+	METRIC("relay_subscriptions_total", "counter", "subscriptions seen on the publish socket");
+	fprintf(f, "walcast_relay_subscriptions_total{slot=\"%s\"} %llu\n", slot,
+			(unsigned long long) pub_subscriptions(relay->pub));
+	METRIC("relay_reconnects_total", "counter", "times the relay connected again");
+	fprintf(f, "walcast_relay_reconnects_total{slot=\"%s\"} %llu\n", slot,
+			(unsigned long long) relay->reconnects);
+	METRIC("relay_waiting_for_credit", "gauge", "1 while a durable subscriber's credit holds the stream");
+	fprintf(f, "walcast_relay_waiting_for_credit{slot=\"%s\"} %d\n", slot, relay->holding);
+	METRIC("relay_received_lsn_bytes", "gauge", "WAL position received from the server");
+	fprintf(f, "walcast_relay_received_lsn_bytes{slot=\"%s\"} %llu\n", slot,
+			(unsigned long long) relay->received_lsn);
+	METRIC("relay_confirmed_lsn_bytes", "gauge", "WAL position confirmed to the server");
+	fprintf(f, "walcast_relay_confirmed_lsn_bytes{slot=\"%s\"} %llu\n", slot,
+			(unsigned long long) relay->flushed_lsn);
+	METRIC("relay_server_lsn_bytes", "gauge", "the server's WAL position, last seen");
+	fprintf(f, "walcast_relay_server_lsn_bytes{slot=\"%s\"} %llu\n", slot,
+			(unsigned long long) server);
+	METRIC("relay_retained_wal_bytes", "gauge", "WAL the server keeps for the slot (from its restart_lsn)");
+	fprintf(f, "walcast_relay_retained_wal_bytes{slot=\"%s\"} %llu\n", slot,
+			(unsigned long long) (relay->restart_lsn && server > relay->restart_lsn ?
+								  server - relay->restart_lsn : 0));
+	if (relay->durable)
+	{
+		Durable    *d = relay->durable;
+
+		METRIC("subscriber_online", "gauge", "1 while a durable subscriber has a session");
+		for (int i = 0; i < d->nsubscribers; i++)
+			fprintf(f, "walcast_subscriber_online{slot=\"%s\",name=\"%s\"} %d\n", slot,
+					d->subscribers[i].name, d->subscribers[i].online);
+		METRIC("subscriber_evicted", "gauge", "1 when a durable subscriber must resynchronize");
+		for (int i = 0; i < d->nsubscribers; i++)
+			fprintf(f, "walcast_subscriber_evicted{slot=\"%s\",name=\"%s\"} %d\n", slot,
+					d->subscribers[i].name, d->subscribers[i].evicted);
+		METRIC("subscriber_acked_lsn_bytes", "gauge", "WAL position a durable subscriber acknowledged");
+		for (int i = 0; i < d->nsubscribers; i++)
+			fprintf(f, "walcast_subscriber_acked_lsn_bytes{slot=\"%s\",name=\"%s\"} %llu\n", slot,
+					d->subscribers[i].name, (unsigned long long) d->subscribers[i].acked_lsn);
+		METRIC("subscriber_lag_bytes", "gauge", "how far a durable subscriber is behind the server");
+		for (int i = 0; i < d->nsubscribers; i++)
+			fprintf(f, "walcast_subscriber_lag_bytes{slot=\"%s\",name=\"%s\"} %lld\n", slot,
+					d->subscribers[i].name,
+					(long long) subscriber_lag(relay, &d->subscribers[i]));
+		METRIC("subscriber_credit", "gauge", "messages a durable subscriber will take now");
+		for (int i = 0; i < d->nsubscribers; i++)
+			fprintf(f, "walcast_subscriber_credit{slot=\"%s\",name=\"%s\"} %lld\n", slot,
+					d->subscribers[i].name, (long long) d->subscribers[i].credit);
+	}
+#undef METRIC
+	if (fclose(f) == 0)
+		metrics_publish(relay->metrics, page);
+	free(page);
 }
 
 /* wait for sockets, signals or the next timer; at most POLL_MAX_MSEC */
@@ -1169,6 +1282,7 @@ run_stream(Relay *relay)
 		now = wc_now_monotonic();
 		side_poll(relay, now);
 		check_lag(relay);
+		publish_metrics(relay, now);
 		if (now >= relay->next_status && send_status(relay, false) < 0)
 		{
 			close_stream(relay, false);
@@ -1294,6 +1408,16 @@ setup(Relay *relay)
 		if (setup_subscribers(relay) < 0)
 			return WC_EXIT_USAGE;
 	}
+	if (relay->opt.metrics)
+	{
+		relay->metrics = metrics_start(relay->opt.metrics, &err);
+		if (relay->metrics == NULL)
+		{
+			wc_log_wcerror(WC_LOG_ERROR, &err);
+			return WC_EXIT_USAGE;
+		}
+		wc_notice("serving metrics on \"%s\"", relay->opt.metrics);
+	}
 	wc_notice("publishing on \"%s\"%s%s", relay->opt.publish,
 			  relay->durable ? ", durable subscribers on " : "",
 			  relay->durable ? relay->opt.durable : "");
@@ -1303,6 +1427,7 @@ setup(Relay *relay)
 static void
 teardown(Relay *relay)
 {
+	metrics_stop(&relay->metrics);
 	if (relay->side)
 		PQfinish(relay->side);
 	stream_destroy(&relay->stream);
@@ -1325,6 +1450,7 @@ backoff_sleep(Relay *relay, double secs)
 	{
 		wait_for_work(relay, POLL_MAX_MSEC);
 		serve_sockets(relay);
+		publish_metrics(relay, wc_now_monotonic());
 	}
 	return !stop_requested;
 }
@@ -1336,6 +1462,7 @@ relay_main(int argc, char **argv)
 	bool		help;
 	int			rc;
 	double		backoff = 0.5;
+	int			streams_started = 0;
 
 	memset(&relay, 0, sizeof(relay));
 	if (!parse_options(argc, argv, &relay.opt, &help))
@@ -1352,7 +1479,11 @@ relay_main(int argc, char **argv)
 
 		rc = open_stream(&relay);
 		if (rc == 0)
+		{
+			if (streams_started++ > 0)
+				relay.reconnects++;
 			rc = run_stream(&relay);
+		}
 		if (rc > 0 || stop_requested)
 			break;
 		if (rc == RUN_REWIND)

@@ -13,6 +13,7 @@
 #      --reset-subscriber it is served again from the slot's position.
 #   4. With --lag-policy hold, one past the limit keeps holding the WAL and
 #      the relay warns.
+#   5. --metrics serves all of it to Prometheus.
 #
 set -euo pipefail
 
@@ -154,8 +155,9 @@ kill -TERM "$b_pid"
 
 echo "--- 4. --lag-policy hold"
 wc_stop_pid "$wc_relay_pid" || true
+metrics_port=$(wc_free_port $((wc_durable_port + 1)))
 wc_relay_start relay -d "dbname=postgres" -s 1 --subscriber a --subscriber h \
-	--max-lag 256kB --lag-policy hold
+	--max-lag 256kB --lag-policy hold --metrics "127.0.0.1:$metrics_port"
 pids+=("$wc_relay_pid")
 wc_wait_for 20 "the relay to stream" \
 	wc_log_has "$wc_scratch/relay.log" 'will be warned about, and hold WAL'
@@ -166,5 +168,32 @@ wc_wait_for 30 "the relay to warn about h" \
 wc_check "h is not evicted" \
 	bash -c "! grep -q 'evicting durable subscriber \"h\"' '$wc_scratch/relay.log'"
 wc_check "the slot stays at h's position ($held)" test "$(wc_slot_lsn walcast)" = "$held"
+
+echo "--- 5. the metrics say the same"
+sleep 2
+"$wc_python" - "$metrics_port" >"$out/metrics" <<'EOF_PY' || wc_die "could not read the metrics"
+import sys, urllib.request, urllib.error
+port = sys.argv[1]
+print(urllib.request.urlopen('http://127.0.0.1:%s/metrics' % port, timeout=5).read().decode(), end='')
+try:
+    urllib.request.urlopen('http://127.0.0.1:%s/other' % port, timeout=5)
+    print('# /other answered')
+except urllib.error.HTTPError as e:
+    print('# /other: %d' % e.code)
+EOF_PY
+metric()
+{
+	awk -v m="$1" '$1 == m { print $2 }' "$out/metrics"
+}
+wc_check "walcast_relay_up is 1" test "$(metric 'walcast_relay_up{slot="walcast"}')" = 1
+wc_check "a is online, h is not" \
+	test "$(metric 'walcast_subscriber_online{slot="walcast",name="a"}')$(metric 'walcast_subscriber_online{slot="walcast",name="h"}')" = 10
+wc_check "h's lag is over the 256kB limit" \
+	test "$(metric 'walcast_subscriber_lag_bytes{slot="walcast",name="h"}')" -gt 262144
+wc_check "the retained WAL shows it too" \
+	test "$(metric 'walcast_relay_retained_wal_bytes{slot="walcast"}')" -gt 262144
+wc_check "the relay counted the 2000-row transaction" \
+	test "$(metric 'walcast_relay_messages_total{slot="walcast"}')" -ge 2000
+wc_check "another path is 404" grep -q '^# /other: 404$' "$out/metrics"
 
 wc_check_summary
