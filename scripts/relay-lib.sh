@@ -128,9 +128,10 @@ wc_check()
 }
 
 # wc_check_summary: print the counts; return non-zero on any failure
+# (worded so that only regress/run's last line reads "N passed, N failed")
 wc_check_summary()
 {
-	echo "${prog:-test}: $wc_passed checks passed, $wc_failed failed"
+	echo "${prog:-test}: $wc_passed of $((wc_passed + wc_failed)) checks passed"
 	[ "$wc_failed" -eq 0 ] && [ "$wc_passed" -gt 0 ]
 }
 
