@@ -903,12 +903,14 @@ process_envelope(Relay *relay, const StreamMessage *msg)
 
 /*
  * Read what the server sent, until nothing is left, a message must wait
- * for credit, or a batch is done.  0, or -1 when the stream failed.
+ * for credit, or a batch is done.  0 when nothing is left, 1 when more may
+ * be waiting (libpq may hold it already read, where polling the socket
+ * does not see it), -1 when the stream failed.
  */
 static int
 read_stream(Relay *relay)
 {
-	for (int i = 0; i < READ_BATCH && !relay->holding; i++)
+	for (int i = 0; i < READ_BATCH; i++)
 	{
 		StreamMessage msg;
 		WcError		err;
@@ -940,8 +942,10 @@ read_stream(Relay *relay)
 			relay->received_lsn = msg.data_start;
 		if (process_envelope(relay, &msg) < 0)
 			return -2;
+		if (relay->holding)
+			return 0;
 	}
-	return 0;
+	return 1;
 }
 
 /* how far a subscriber is behind the server, in bytes */
@@ -1241,10 +1245,12 @@ serve_sockets(Relay *relay)
 static int
 run_stream(Relay *relay)
 {
+	bool		more = false;	/* the last read stopped at its batch size */
+
 	while (!stop_requested)
 	{
 		int64_t		now = wc_now_monotonic();
-		long		timeout = POLL_MAX_MSEC;
+		long		timeout = more ? 0 : POLL_MAX_MSEC;
 		int			rc;
 
 		if (relay->next_status - now < timeout * 1000)
@@ -1262,9 +1268,11 @@ run_stream(Relay *relay)
 			durable_rewound(relay->durable);
 			return RUN_REWIND;
 		}
+		more = false;
 		if (!relay->holding)
 		{
 			rc = read_stream(relay);
+			more = rc == 1;
 			if (rc == -2)
 				return WC_EXIT_FAILURE;
 			if (rc < 0)
