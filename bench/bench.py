@@ -207,6 +207,16 @@ def vm_hwm_kb(pid):
     return None
 
 
+def cpu_secs(pid):
+    """CPU time a process has used, in seconds (nanosecond resolution), or
+    None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def slot_name(config):
     return "bench_" + config["name"].replace("-", "_")
 
@@ -230,13 +240,17 @@ def sample_sql(ctl, config, slot, end):
     conn = connect()
     try:
         pid = query(conn, "SELECT pg_backend_pid()")[0][0]
+        cpu0 = cpu_secs(pid)
         secs, messages, nbytes = query(
             conn, "SELECT * FROM bench_decode(%s, %s, %s)",
             (slot, end, config["options"]))[0]
+        cpu1 = cpu_secs(pid)
         peak = vm_hwm_kb(pid)
     finally:
         conn.close()
     sample = {"secs": secs, "messages": messages, "bytes": nbytes,
+              "cpu_secs": cpu1 - cpu0 if cpu0 is not None and cpu1 is not None
+              else None,
               "peak_kb": peak}
     sample.update(read_spill(ctl, slot))
     return sample
@@ -251,7 +265,7 @@ def sample_stream(ctl, config, slot, end, args):
            "--endpos", end, "--no-loop", "-f", "/dev/null"]
     for i in range(0, len(config["options"]), 2):
         cmd += ["-o", f"{config['options'][i]}={config['options'][i + 1]}"]
-    peak = {"kb": None}
+    peak = {"kb": None, "cpu": None}
     done = threading.Event()
 
     def poll():
@@ -266,8 +280,11 @@ def sample_stream(ctl, config, slot, end, args):
                         pid = rows[0][0]
                 if pid is not None:
                     kb = vm_hwm_kb(pid)
+                    cpu = cpu_secs(pid)
                     if kb is not None:
                         peak["kb"] = kb
+                    if cpu is not None:
+                        peak["cpu"] = cpu
                 done.wait(0.02)
         finally:
             pconn.close()
@@ -292,7 +309,9 @@ def sample_stream(ctl, config, slot, end, args):
                          " slot_name = %s AND active", (copy,)):
                 break
             time.sleep(0.01)
-        sample = {"secs": secs, "peak_kb": peak["kb"]}
+        # the walsender's CPU time at the last poll: a lower bound
+        sample = {"secs": secs, "peak_kb": peak["kb"],
+                  "cpu_secs_polled": peak["cpu"]}
         sample.update(read_spill(ctl, copy))
     finally:
         query(ctl, "SELECT pg_drop_replication_slot(%s) FROM pg_replication_slots"
@@ -450,7 +469,7 @@ def summarize(results):
                      "secs": statistics.median(s["secs"] for s in ok),
                      "min": min(s["secs"] for s in ok),
                      "max": max(s["secs"] for s in ok)}
-                for key in ("peak_kb", "spill_bytes", "bytes", "messages"):
+                for key in ("cpu_secs", "peak_kb", "spill_bytes", "bytes", "messages"):
                     vals = [s[key] for s in ok if s.get(key) is not None]
                     m[key] = statistics.median(vals) if vals else None
                 med[cname] = m
@@ -464,6 +483,10 @@ def summarize(results):
                         row[key] = (m["secs"] / r["secs"]
                                     if r and "error" not in r and r["secs"] > 0
                                     else None)
+                        row[key + "_cpu"] = (
+                            m["cpu_secs"] / r["cpu_secs"]
+                            if r and "error" not in r and m["cpu_secs"]
+                            and r["cpu_secs"] else None)
                 rows.append(row)
     return rows
 
@@ -507,17 +530,18 @@ def markdown(results, rows):
             out.append(f"### {name}, {iface}: {run['what']}")
             out.append("")
             out.append("| plugin | time s | spread | changes/s | MB/s | bytes/change"
-                       " | peak MB | spill MB | × pgoutput | × floor |")
-            out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                       " | peak MB | spill MB | × pgoutput | × floor | CPU s"
+                       " | CPU × pgoutput | CPU × floor |")
+            out.append("|---|" + "---:|" * 12)
             for r in sub:
                 if "error" in r:
                     out.append(f"| {r['config']} | failed: {r['error'][:100]} |"
-                               + " |" * 8)
+                               + " |" * 11)
                     continue
                 changes = run["changes"] or 0
                 nbytes = output_bytes(results, name, iface, r["config"])
                 secs = r["secs"]
-                out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
                     r["config"], fmt(secs, ".3f"),
                     fmt((r["max"] - r["min"]) / secs * 100 if secs else None, ".0f") + "%",
                     fmt(changes / secs if secs else None, ",.0f"),
@@ -525,7 +549,9 @@ def markdown(results, rows):
                     fmt(nbytes / changes if nbytes is not None and changes else None, ".0f"),
                     fmt(r["peak_kb"] / 1024 if r.get("peak_kb") else None, ".0f"),
                     fmt(r["spill_bytes"] / 1e6 if r.get("spill_bytes") is not None else None, ".0f"),
-                    fmt(r.get("x_pgoutput"), ".2f"), fmt(r.get("x_floor"), ".2f")))
+                    fmt(r.get("x_pgoutput"), ".2f"), fmt(r.get("x_floor"), ".2f"),
+                    fmt(r.get("cpu_secs"), ".3f"), fmt(r.get("x_pgoutput_cpu"), ".2f"),
+                    fmt(r.get("x_floor_cpu"), ".2f")))
             out.append("")
     out.append("### Row changes counted in each plugin's output")
     out.append("")
@@ -546,7 +572,12 @@ def markdown(results, rows):
 
 
 def targets(results, rows):
-    """The issue's targets, checked on this run's figures."""
+    """The issue's targets, checked on this run's figures.
+
+    The verdict is on the median time, as the issue words the targets; the
+    same ratio in CPU time (SQL interface: the backend's own, which the
+    neighbours' load disturbs much less) follows in brackets.
+    """
     def get(wl, iface, cname):
         for r in rows:
             if (r["workload"], r["interface"], r["config"]) == (wl, iface, cname):
@@ -555,19 +586,23 @@ def targets(results, rows):
 
     lines = []
 
-    def check(label, ok, figure):
+    def check(label, ok, figure, note=None):
         verdict = "n/a" if ok is None else ("met" if ok else "MISSED")
-        lines.append(f"- {label}: {figure} ({verdict})")
+        note = f"; {note}" if note else ""
+        lines.append(f"- {label}: {figure} ({verdict}{note})")
 
-    def ratio_target(name, key, limit, label):
-        w = get(name, "sql", "walcast")
-        x = w.get(key) if w else None
+    def ratio(a, b, key):
+        return a[key] / b[key] if a and b and a.get(key) and b.get(key) else None
+
+    def ratio_target(name, ref, limit, label):
+        w, r = get(name, "sql", "walcast"), get(name, "sql", ref)
+        x = ratio(w, r, "secs")
         check(f"{name}, SQL: {label}", None if x is None else x <= limit,
-              fmt(x, ".2f") + " ×")
+              f"{fmt(x, '.2f')} ×", f"in CPU time {fmt(ratio(w, r, 'cpu_secs'), '.2f')} ×")
 
-    ratio_target("inserts", "x_pgoutput", 0.5, "walcast ≤ 0.5 × pgoutput's time")
-    ratio_target("inserts", "x_floor", 3, "walcast ≤ 3 × the floor's time")
-    ratio_target("updates", "x_pgoutput", 0.7, "walcast ≤ 0.7 × pgoutput's time")
+    ratio_target("inserts", REFERENCE, 0.5, "walcast ≤ 0.5 × pgoutput's time")
+    ratio_target("inserts", FLOOR, 3, "walcast ≤ 3 × the floor's time")
+    ratio_target("updates", REFERENCE, 0.7, "walcast ≤ 0.7 × pgoutput's time")
     for name in workload_names(results):
         for iface in INTERFACES:
             run = run_of(results, name, iface)
@@ -576,16 +611,20 @@ def targets(results, rows):
                 continue
             for peer in ("wal2json-2", "decoderbufs"):
                 p = get(name, iface, peer)
-                if p:
-                    x = p["secs"] / w["secs"]
-                    check(f"{name}, {iface}: walcast ≥ 3 × as fast as {peer}",
-                          x >= 3, f"{x:.2f} ×")
+                x = ratio(p, w, "secs")
+                if x is None:
+                    continue
+                cpu = ratio(p, w, "cpu_secs")
+                check(f"{name}, {iface}: walcast ≥ 3 × as fast as {peer}",
+                      x >= 3, f"{x:.2f} ×", f"in CPU time {cpu:.2f} ×" if cpu else None)
     w = get("huge", "sql", "walcast")
-    p = get("huge", "sql", "pgoutput")
+    p = get("huge", "sql", REFERENCE)
     if w and p and w["peak_kb"] and p["peak_kb"]:
+        d = round(w["peak_kb"] - p["peak_kb"])
         check("huge, SQL: walcast's backend peak memory ≤ pgoutput's",
-              w["peak_kb"] <= p["peak_kb"],
-              f"{w['peak_kb'] / 1024:.1f} MB against {p['peak_kb'] / 1024:.1f} MB")
+              d <= 0,
+              f"{w['peak_kb'] / 1024:.1f} MB against {p['peak_kb'] / 1024:.1f} MB,"
+              f" {d:+d} kB ({d / p['peak_kb'] * 100:+.1f}%)")
     return lines
 
 
