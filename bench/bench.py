@@ -26,8 +26,8 @@ For each workload:
          (connection and startup included, a few ms); the walsender's VmHWM
          is polled every 20 ms while it runs;
   5. count the row changes each configuration sent, untimed, with one more
-     peek per configuration (bench_count_sql below), and check that every
-     one sent the workload's number of changes;
+     peek per configuration (the "count" expressions in CONFIGS), and
+     check that every one sent the workload's number of changes;
   6. drop the slots.
 
 The median of the repetitions is reported, with every plugin's ratio to
@@ -290,33 +290,40 @@ def sample_stream(ctl, config, slot, end, args):
             pconn.close()
 
     poller = threading.Thread(target=poll)
-    poller.start()
-    t0 = time.monotonic()
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True,
-                              timeout=args.timeout)
-    finally:
-        secs = time.monotonic() - t0
-        done.set()
-        poller.join()
-    try:
+        poller.start()
+        t0 = time.monotonic()
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True,
+                                  timeout=args.timeout)
+        finally:
+            secs = time.monotonic() - t0
+            done.set()
+            poller.join()
         if proc.returncode != 0:
             raise RuntimeError("pg_recvlogical failed: " + proc.stderr.strip())
-        # the walsender may still be letting go of the slot
-        for _ in range(500):
-            if not query(ctl, "SELECT 1 FROM pg_replication_slots WHERE"
-                         " slot_name = %s AND active", (copy,)):
-                break
-            time.sleep(0.01)
         # the walsender's CPU time at the last poll: a lower bound
         sample = {"secs": secs, "peak_kb": peak["kb"],
                   "cpu_secs_polled": peak["cpu"]}
+        # the walsender may still be letting go of the slot; its spill
+        # counters are complete once it has
+        wait_inactive(ctl, copy)
         sample.update(read_spill(ctl, copy))
     finally:
+        wait_inactive(ctl, copy)
         query(ctl, "SELECT pg_drop_replication_slot(%s) FROM pg_replication_slots"
               " WHERE slot_name = %s", (copy, copy))
     return sample
+
+
+def wait_inactive(ctl, slot):
+    """Wait up to 5 s until no process uses the slot."""
+    for _ in range(500):
+        if not query(ctl, "SELECT 1 FROM pg_replication_slots WHERE"
+                     " slot_name = %s AND active", (slot,)):
+            return
+        time.sleep(0.01)
 
 
 INTERFACES = ["sql", "stream"]
@@ -841,4 +848,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except psycopg2.Error as e:
+        error(f"could not run the benchmark: {first_line(e)}")
+        sys.exit(1)
