@@ -12,9 +12,8 @@ For each workload:
      workload, so every slot sees exactly the same WAL;
   3. run the workload and note the WAL insert position at its end (END);
   4. time every configuration on [slot start, END], repetition after
-     repetition, the configurations interleaved and their order rotated each
-     repetition, so that the noise of this shared machine falls on all of
-     them alike:
+     repetition, the configurations interleaved, in CONFIGS order and back,
+     so that the noise of this shared machine falls on all of them alike:
        - "sql": bench_decode() (bench/setup.sql) in a fresh backend, timed on
          the server with clock_timestamp() around
          pg_logical_slot_peek_binary_changes(slot, END, ...), which leaves
@@ -32,7 +31,8 @@ For each workload:
 
 The median of the repetitions is reported, with every plugin's ratio to
 pgoutput (text, proto_version 1) and to the floor (pgoutput with a
-publication on no tables: reading WAL and reordering with almost no output).
+publication on no tables: reading WAL and reordering with almost no output),
+each the median of the ratios within a repetition (paired_ratio).
 
 An end-to-end interface through the relay (consumer/) is meant to come as a
 third interface beside "sql" and "stream": a function sample_relay(conn,
@@ -692,7 +692,7 @@ def chart(results, rows, path):
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_xticks(range(len(wls)))
         ax.set_xticklabels(wls)
-        ax.set_ylabel("decoding time / pgoutput's")
+        ax.set_ylabel("time / pgoutput's, paired")
         scale = results["meta"]["scale" if iface == "sql" else "stream_scale"]
         ax.set_title(f"{iface} interface: median of {results['meta']['reps']},"
                      f" scale {scale}; lower is faster")
