@@ -18,6 +18,8 @@
  * A nested message is written with pb_begin(), which reserves one byte for
  * its length, and pb_end(), which fills the length in, moving the message
  * body along in the rare case that its length needs more than one byte.
+ * Rows, which are mostly longer than 127 bytes, use pb_begin_wide() and
+ * pb_end_wide(), which reserve two.
  *
  *-------------------------------------------------------------------------
  */
@@ -188,6 +190,63 @@ pb_begin(StringInfo s, uint32 field)
 	pb_reserve(s, 1);
 	at = s->len++;
 	return at;
+}
+
+/*
+ * Open a nested message that is likely 128 bytes to 16 KiB long (a row):
+ * two bytes are reserved for its length, so that pb_end_wide() usually
+ * fills them in without moving the body.  Returns the offset of the first.
+ */
+static inline int
+pb_begin_wide(StringInfo s, uint32 field)
+{
+	int			at;
+
+	pb_tag(s, field, PB_LEN);
+	pb_reserve(s, 2);
+	at = s->len;
+	s->len += 2;
+	return at;
+}
+
+/* Close the nested message opened at offset at by pb_begin_wide(). */
+static inline void
+pb_end_wide(StringInfo s, int at)
+{
+	Size		len = s->len - at - 2;
+	unsigned char *p = (unsigned char *) s->data + at;
+
+	if (likely(len >= 0x80 && len < 0x4000))
+	{
+		/* the two-byte varint it needs, canonical */
+		p[0] = (unsigned char) (len | 0x80);
+		p[1] = (unsigned char) (len >> 7);
+		return;
+	}
+	if (len < 0x80)
+	{
+		/* a one-byte length: the body moves back by one */
+		p[0] = (unsigned char) len;
+		memmove(p + 1, p + 2, len);
+		s->len--;
+		s->data[s->len] = '\0';
+		return;
+	}
+	/* 16 KiB or more: the body moves on to make room */
+	{
+		int			extra = pb_varint_size(len) - 2;
+
+		pb_reserve(s, extra);
+		p = (unsigned char *) s->data + at;
+		memmove(p + 2 + extra, p + 2, len);
+		s->len += extra;
+		while (len >= 0x80)
+		{
+			*p++ = (unsigned char) (len | 0x80);
+			len >>= 7;
+		}
+		*p = (unsigned char) len;
+	}
 }
 
 /* Close the nested message opened at offset at. */

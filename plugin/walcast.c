@@ -475,15 +475,15 @@ walcast_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	switch (change->action)
 	{
 		case REORDER_BUFFER_CHANGE_INSERT:
-			at = pb_begin(out, F_ENV_INSERT);
+			at = pb_begin_wide(out, F_ENV_INSERT);
 			pb_uint(out, F_ROW_REL_ID, entry->relid);
 			if (newtuple != NULL)
 				encode_tuple(out, F_INSERT_NEW, entry, rel, &newtuple->tuple,
 							 false);
-			pb_end(out, at);
+			pb_end_wide(out, at);
 			break;
 		case REORDER_BUFFER_CHANGE_UPDATE:
-			at = pb_begin(out, F_ENV_UPDATE);
+			at = pb_begin_wide(out, F_ENV_UPDATE);
 			pb_uint(out, F_ROW_REL_ID, entry->relid);
 			pb_uint(out, F_UPDATE_OLD_KIND, old_kind);
 			if (oldtuple != NULL)
@@ -492,16 +492,16 @@ walcast_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			if (newtuple != NULL)
 				encode_tuple(out, F_UPDATE_NEW, entry, rel, &newtuple->tuple,
 							 false);
-			pb_end(out, at);
+			pb_end_wide(out, at);
 			break;
 		case REORDER_BUFFER_CHANGE_DELETE:
-			at = pb_begin(out, F_ENV_DELETE);
+			at = pb_begin_wide(out, F_ENV_DELETE);
 			pb_uint(out, F_ROW_REL_ID, entry->relid);
 			pb_uint(out, F_DELETE_OLD_KIND, old_kind);
 			if (oldtuple != NULL)
 				encode_tuple(out, F_DELETE_OLD, entry, rel, &oldtuple->tuple,
 							 old_kind == OLD_ROW_KEY);
-			pb_end(out, at);
+			pb_end_wide(out, at);
 			break;
 		default:
 			/* change_cb only gets the three above */
