@@ -59,6 +59,7 @@
 #define POLL_MAX_MSEC			100
 #define READ_BATCH				1000	/* messages read between polls */
 #define RUN_REWIND				(-2)	/* run_stream: reconnect at once */
+#define SUBSCRIBER_WAIT_SECS	1.0		/* at start, for durable subscribers */
 
 typedef enum LagPolicy
 {
@@ -1463,6 +1464,38 @@ backoff_sleep(Relay *relay, double secs)
 	return !stop_requested;
 }
 
+/*
+ * Before the first stream: give declared durable subscribers that are
+ * already trying to connect a moment to say Hello.  One that arrives after
+ * the stream has passed its position makes the relay read the slot again
+ * (a rewind); waiting a second at start spares the usual case, a relay
+ * and its subscribers started together.
+ */
+static void
+wait_for_subscribers(Relay *relay, double secs)
+{
+	int64_t		until = wc_now_monotonic() + (int64_t) (secs * 1000000);
+
+	while (relay->durable && !stop_requested && wc_now_monotonic() < until)
+	{
+		bool		all = true;
+
+		for (int i = 0; i < relay->durable->nsubscribers; i++)
+		{
+			Subscriber *sub = &relay->durable->subscribers[i];
+
+			if (!sub->evicted && !sub->online)
+				all = false;
+		}
+		if (all)
+			break;
+		wait_for_work(relay, 20);
+		serve_sockets(relay);
+	}
+	if (relay->durable)
+		relay->durable->rewind_needed = false;
+}
+
 int
 relay_main(int argc, char **argv)
 {
@@ -1485,6 +1518,8 @@ relay_main(int argc, char **argv)
 	{
 		int64_t		started = wc_now_monotonic();
 
+		if (streams_started == 0)
+			wait_for_subscribers(&relay, SUBSCRIBER_WAIT_SECS);
 		rc = open_stream(&relay);
 		if (rc == 0)
 		{
