@@ -410,6 +410,10 @@ def run_relay(ctl, slot, xacts, args, status_interval=10, during=None):
                 kb = vm_hwm_kb(relay.pid)
                 if kb is not None:
                     peak["kb"] = kb
+                if relay.poll() is not None:
+                    # the relay died: the subscriber would wait forever
+                    tail.send_signal(signal.SIGTERM)
+                    return
                 done.wait(0.02)
 
         poller = threading.Thread(target=poll)
@@ -435,8 +439,13 @@ def run_relay(ctl, slot, xacts, args, status_interval=10, during=None):
         relay_alive = relay.poll() is None
         relay.send_signal(signal.SIGTERM)
         relay_rc = relay.wait(timeout=30)
+        with open(relay_log) as f:
+            # the relay read the slot again for the subscriber, which
+            # connected after it had started streaming
+            rereads = sum("again from its confirmed position" in line
+                          for line in f)
         sample.update({"secs": secs, "peak_kb": peak["kb"],
-                       "relay_exit": relay_rc})
+                       "relay_exit": relay_rc, "relay_rereads": rereads})
         if tail.returncode != 0 or not out.strip():
             sample["error"] = (f"walcast tail exited with status"
                                f" {tail.returncode}: {err.strip()[:300]};"
@@ -924,6 +933,7 @@ def relay_rows(results):
                         "bytes": statistics.median(s["bytes"] for s in ok),
                         "messages": statistics.median(s["messages"] for s in ok),
                         "lost": sum(s["lost"] for s in ok),
+                        "rereads": sum(s["relay_rereads"] for s in ok),
                         "peak_kb": max((s["peak_kb"] for s in ok if s.get("peak_kb")),
                                        default=None)})
             # from the relay's start to the first message the subscriber
@@ -972,18 +982,21 @@ def relay_markdown(results):
                    " the subscriber received to the last (pg_recvlogical's"
                    " still includes its start, 10 to 20 ms). Start s: from the"
                    " relay's start to the first message received. MB/s: the envelope"
-                   " bytes the subscriber received. Peak MB: the relay's VmHWM.")
+                   " bytes the subscriber received. Peak MB: the relay's VmHWM."
+                   " Re-reads: samples in which the relay read the slot again"
+                   " for the subscriber, which had connected after it started"
+                   " streaming.")
         out.append("")
         out.append("| workload | changes | relay s | spread | start s | pg_recvlogical s"
                    " | × pg_recvlogical | after start | changes/s | MB/s | messages"
-                   " | lost | relay peak MB |")
-        out.append("|---|" + "---:|" * 12)
+                   " | lost | re-reads | relay peak MB |")
+        out.append("|---|" + "---:|" * 13)
         for r in rows:
             if "secs" not in r:
-                out.append(f"| {r['workload']} | failed: {r['error'][:100]} |" + " |" * 11)
+                out.append(f"| {r['workload']} | failed: {r['error'][:100]} |" + " |" * 12)
                 continue
             secs = r["secs"]
-            out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+            out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
                 r["workload"] + (" (failed once: see samples.json)" if "error" in r else ""),
                 fmt(r["changes"], "d"), fmt(secs, ".3f"),
                 fmt((r["max"] - r["min"]) / secs * 100 if secs else None, ".0f") + "%",
@@ -993,6 +1006,7 @@ def relay_markdown(results):
                 fmt(r["changes"] / secs if r["changes"] and secs else None, ",.0f"),
                 fmt(r["bytes"] / 1e6 / secs if secs else None, ".1f"),
                 fmt(r["messages"], ".0f"), fmt(r["lost"], "d"),
+                f"{r['rereads']} of {r['n']}",
                 fmt(r["peak_kb"] / 1024 if r.get("peak_kb") else None, ".1f")))
         out.append("")
     h = results.get("relay_huge")
