@@ -24,6 +24,11 @@ For each workload:
          /dev/null, timed from the process's start to its exit on the client
          (connection and startup included, a few ms); the walsender's VmHWM
          is polled every 20 ms while it runs;
+       - "relay" (walcast only): another copy read by walcast relay, with
+         one durable walcast tail --stats --count TRANSACTIONS subscriber
+         started before it, timed from the relay's start to the
+         subscriber's exit, right next to the "stream" sample of walcast
+         (pg_recvlogical), its reference; the relay's VmHWM is polled;
   5. count the row changes each configuration sent, untimed, with one more
      peek per configuration (the "count" expressions in CONFIGS), and
      check that every one sent the workload's number of changes;
@@ -34,20 +39,25 @@ pgoutput (text, proto_version 1) and to the floor (pgoutput with a
 publication on no tables: reading WAL and reordering with almost no output),
 each the median of the ratios within a repetition (paired_ratio).
 
-An end-to-end interface through the relay (consumer/) is meant to come as a
-third interface beside "sql" and "stream": a function sample_relay(conn,
-workload, config, slot, end) returning the same sample dictionary, added to
-INTERFACES; the rest (interleaving, medians, report) does not change.
+With the relay interface, two more measurements: the relay's memory
+through the huge transaction at the SQL interface's scale (one sample), and
+the commit-to-delivery latency of single-row transactions offered by
+pgbench at a fixed rate (run_latency).
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
 import platform
+import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -262,7 +272,6 @@ def sample_sql(ctl, config, slot, end):
 def sample_stream(ctl, config, slot, end, args):
     """One decode through the streaming protocol: pg_recvlogical on a copy."""
     copy = "bench_copy"
-    query(ctl, "SELECT pg_copy_logical_replication_slot(%s, %s)", (slot, copy))
     cmd = [os.path.join(args.bindir, "pg_recvlogical"),
            "-d", f"dbname={DBNAME}", "--slot", copy, "--start",
            "--endpos", end, "--no-loop", "-f", "/dev/null"]
@@ -293,7 +302,7 @@ def sample_stream(ctl, config, slot, end, args):
             pconn.close()
 
     poller = threading.Thread(target=poll)
-    try:
+    with slot_copy(ctl, slot, copy):
         poller.start()
         t0 = time.monotonic()
         try:
@@ -313,11 +322,25 @@ def sample_stream(ctl, config, slot, end, args):
         # counters are complete once it has
         wait_inactive(ctl, copy)
         sample.update(read_spill(ctl, copy))
-    finally:
-        wait_inactive(ctl, copy)
-        query(ctl, "SELECT pg_drop_replication_slot(%s) FROM pg_replication_slots"
-              " WHERE slot_name = %s", (copy, copy))
     return sample
+
+
+@contextlib.contextmanager
+def slot_copy(ctl, slot, copy):
+    """A copy of slot (pg_copy_logical_replication_slot: the same start
+    point), dropped on the way out once no process uses it."""
+    query(ctl, "SELECT pg_copy_logical_replication_slot(%s, %s)", (slot, copy))
+    try:
+        yield copy
+    finally:
+        drop_slot(ctl, copy)
+
+
+def drop_slot(ctl, slot):
+    """Drop slot if it exists, once no process uses it."""
+    wait_inactive(ctl, slot)
+    query(ctl, "SELECT pg_drop_replication_slot(slot_name)"
+          " FROM pg_replication_slots WHERE slot_name = %s", (slot,))
 
 
 def wait_inactive(ctl, slot):
@@ -329,7 +352,151 @@ def wait_inactive(ctl, slot):
         time.sleep(0.01)
 
 
-INTERFACES = ["sql", "stream"]
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on, for the relay."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log_tail(path, lines=5):
+    try:
+        with open(path) as f:
+            return " / ".join(f.read().strip().splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def run_relay(ctl, slot, xacts, args, status_interval=10, during=None):
+    """Read slot with walcast relay and one durable walcast tail --stats.
+
+    The subscriber starts first (as it would in production, and so that it
+    misses nothing); then the relay; the time runs from the relay's start
+    to the subscriber's exit after xacts transactions (--count), so it
+    covers the relay's connection and the start of replication, as the
+    pg_recvlogical samples do.  A thread polls the relay's VmHWM every
+    20 ms, and it is read once more, exactly, before the relay is stopped.
+    during(), if given, runs while the relay runs (the paced workload of the
+    latency run) and the subscriber is then stopped with SIGTERM once the
+    slot is confirmed past what it wrote; otherwise --count stops it.
+    Returns the sample: secs, peak_kb, the subscriber's figures, and
+    "error" when the relay or the subscriber failed or lost messages.
+    """
+    tmp = tempfile.mkdtemp(prefix="walcast-bench-relay.")
+    pub = f"tcp://127.0.0.1:{free_port()}"
+    durable = f"tcp://127.0.0.1:{free_port()}"
+    tail_cmd = [args.walcast, "tail", "--durable", "bench", "-e", durable,
+                "--stats"]
+    if during is None:
+        tail_cmd += ["--count", str(xacts)]
+    relay_cmd = [args.walcast, "relay", "-d", f"dbname={DBNAME}", "-S", slot,
+                 "--state-file", os.path.join(tmp, "relay.state"),
+                 "-p", pub, "--durable", durable, "--subscriber", "bench",
+                 "-s", str(status_interval)]
+    relay_log = os.path.join(tmp, "relay.log")
+    peak = {"kb": None}
+    done = threading.Event()
+    tail = relay = None
+    sample = {}
+    try:
+        tail = subprocess.Popen(tail_cmd, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        with open(relay_log, "w") as logf:
+            t0 = time.monotonic()
+            relay = subprocess.Popen(relay_cmd, stdout=logf, stderr=logf)
+
+        def poll():
+            while not done.is_set():
+                kb = vm_hwm_kb(relay.pid)
+                if kb is not None:
+                    peak["kb"] = kb
+                if relay.poll() is not None:
+                    # the relay died: the subscriber would wait forever
+                    tail.send_signal(signal.SIGTERM)
+                    return
+                done.wait(0.02)
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        try:
+            if during is not None:
+                sample.update(during(relay))
+                # the relay confirms every status interval what the
+                # subscriber acknowledged: then everything was delivered
+                sample["confirmed"] = wait_confirmed(ctl, slot,
+                                                     sample["end_lsn"], 30)
+                tail.send_signal(signal.SIGTERM)
+            try:
+                out, err = tail.communicate(timeout=args.timeout)
+            finally:
+                secs = time.monotonic() - t0
+        finally:
+            done.set()
+            poller.join()
+        kb = vm_hwm_kb(relay.pid)
+        if kb is not None:
+            peak["kb"] = kb
+        relay_alive = relay.poll() is None
+        relay.send_signal(signal.SIGTERM)
+        relay_rc = relay.wait(timeout=30)
+        with open(relay_log) as f:
+            # the relay read the slot again for the subscriber, which
+            # connected after it had started streaming
+            rereads = sum("again from its confirmed position" in line
+                          for line in f)
+        sample.update({"secs": secs, "peak_kb": peak["kb"],
+                       "relay_exit": relay_rc, "relay_rereads": rereads})
+        if tail.returncode != 0 or not out.strip():
+            sample["error"] = (f"walcast tail exited with status"
+                               f" {tail.returncode}: {err.strip()[:300]};"
+                               f" relay log: {log_tail(relay_log)}")
+            return sample
+        stats = json.loads(out.strip().splitlines()[-1])
+        sample.update({"messages": stats["messages"],
+                       "transactions": stats["transactions"],
+                       "bytes": stats["bytes"], "lost": stats["lost"],
+                       "tail_seconds": stats["seconds"],
+                       "latency_us": stats["latency_us"]})
+        if not relay_alive or relay_rc != 0:
+            sample["error"] = (f"walcast relay exited with status {relay_rc}"
+                               f"{'' if relay_alive else ' before it was stopped'}:"
+                               f" {log_tail(relay_log)}")
+        elif stats["lost"]:
+            sample["error"] = f"the subscriber lost {stats['lost']} messages"
+        return sample
+    finally:
+        for proc in (tail, relay):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def wait_confirmed(ctl, slot, lsn, secs):
+    """Wait up to secs until slot is confirmed at or past lsn."""
+    for _ in range(secs * 20):
+        if query(ctl, "SELECT confirmed_flush_lsn >= %s::pg_lsn FROM"
+                 " pg_replication_slots WHERE slot_name = %s",
+                 (lsn, slot))[0][0]:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def sample_relay(ctl, config, slot, end, args, xacts):
+    """One decode end to end: a copy of the slot read by walcast relay, to
+    one durable subscriber."""
+    with slot_copy(ctl, slot, "bench_relay_copy") as copy:
+        s = run_relay(ctl, copy, xacts, args)
+        wait_inactive(ctl, copy)
+        s.update(read_spill(ctl, copy))
+    return s
+
+
+# "relay" runs the walcast configuration only, at the streaming scale, right
+# next to the "stream" interface's walcast sample (pg_recvlogical) of the
+# same repetition, its reference
+INTERFACES = ["sql", "stream", "relay"]
 
 
 def count_changes(ctl, config, slot, end):
@@ -343,6 +510,30 @@ def count_changes(ctl, config, slot, end):
                  " FROM pg_logical_slot_peek_binary_changes("
                  "%s, %s, NULL, VARIADIC %s::text[])",
                  (slot, end, config["options"]))[0]
+
+
+def count_walcast_messages(ctl, slot, end):
+    """walcast's messages, bytes and transactions (commits) for [start,
+    END], untimed: what a durable subscriber of the relay must receive."""
+    n, nbytes, xacts = query(
+        ctl, "SELECT count(*), coalesce(sum(octet_length(data)), 0),"
+        " count(*) FILTER (WHERE encode(substring(data FROM 1 FOR 32), 'hex')"
+        f" ~ '^08{VARINT}(10{VARINT})?(18{VARINT})?62')"
+        " FROM pg_logical_slot_peek_binary_changes(%s, %s, NULL)",
+        (slot, end))[0]
+    return {"messages": int(n), "bytes": int(nbytes), "transactions": int(xacts)}
+
+
+def check_relay(sample, expect):
+    """A relay sample must deliver every message of the slot: the same
+    messages and bytes as a peek of it (sample["error"] otherwise)."""
+    if "error" in sample:
+        return
+    for key in ("messages", "bytes", "transactions"):
+        if sample.get(key) != expect[key]:
+            sample["error"] = (f"the subscriber received {sample.get(key)} {key},"
+                               f" the slot holds {expect[key]}")
+            return
 
 
 def wait_flushed(ctl, end):
@@ -390,20 +581,40 @@ def run_workload(ctl, name, wl, configs, interfaces, args, results):
     log(f"workload {name}: ran in {time.monotonic() - t0:.1f}s,"
         f" {int(wal_bytes) / 1e6:.0f} MB of WAL to decode")
 
+    relay_expect = None
+    walcast = [c for c in configs if c["name"] == "walcast"]
+    if walcast and ("relay" in interfaces or name == "huge"
+                    and "relay" in args.interfaces):
+        # what the subscriber must receive: every message, and the
+        # transactions it counts to stop (--count), untimed
+        relay_expect = count_walcast_messages(ctl, slot_name(walcast[0]), end)
+
     samples = []
     for rep in range(args.reps):
-        for iface in interfaces:
+        # the relay's sample runs right next to pg_recvlogical's walcast
+        # sample, its reference: first in the repetitions where walcast
+        # comes first, last in the others
+        ifaces = interfaces if rep % 2 else interfaces[::-1]
+        if "sql" in ifaces:
+            ifaces = ["sql"] + [i for i in ifaces if i != "sql"]
+        for iface in ifaces:
             # interleaved, every other repetition in the reverse order, so
             # that neighbours in CONFIGS always run next to each other and
             # none is always first or last
             order = configs if rep % 2 == 0 else configs[::-1]
+            if iface == "relay":
+                order = walcast
             for config in order:
                 slot = slot_name(config)
                 try:
                     if iface == "sql":
                         s = sample_sql(ctl, config, slot, end)
-                    else:
+                    elif iface == "stream":
                         s = sample_stream(ctl, config, slot, end, args)
+                    else:
+                        s = sample_relay(ctl, config, slot, end, args,
+                                         relay_expect["transactions"])
+                        check_relay(s, relay_expect)
                 except (psycopg2.Error, RuntimeError,
                         subprocess.TimeoutExpired) as e:
                     msg = first_line(e)
@@ -413,6 +624,22 @@ def run_workload(ctl, name, wl, configs, interfaces, args, results):
                           "config": config["name"], "rep": rep})
                 samples.append(s)
         log(f"workload {name}: repetition {rep + 1} of {args.reps} done")
+
+    if (name == "huge" and relay_expect and "relay" not in interfaces):
+        # the relay's memory through the one huge transaction at the SQL
+        # interface's scale (the relay interface runs at the streaming
+        # scale): one sample, not in the tables' medians
+        log(f"workload {name}: the relay's memory through {wl['changes']} rows")
+        try:
+            s = sample_relay(ctl, walcast[0], slot_name(walcast[0]), end, args,
+                             relay_expect["transactions"])
+            check_relay(s, relay_expect)
+        except (psycopg2.Error, RuntimeError, subprocess.TimeoutExpired) as e:
+            s = {"error": first_line(e)}
+        if "error" in s:
+            log(f"  relay: failed: {s['error']}")
+        s.update({"workload": name, "changes": wl["changes"]})
+        results["relay_huge"] = s
 
     counts, nbytes = {}, {}
     if args.verify:
@@ -433,8 +660,96 @@ def run_workload(ctl, name, wl, configs, interfaces, args, results):
         "workload": name, "interfaces": interfaces, "what": wl["what"],
         "changes": expected, "wide": wl.get("wide", False),
         "end_lsn": end, "wal_bytes": int(wal_bytes), "counts": counts,
-        "bytes": nbytes})
+        "bytes": nbytes, "relay_expect": relay_expect})
     results["samples"].extend(samples)
+
+
+def run_latency(ctl, args, results):
+    """The latency run, args.reps times (latency_sample); the median p99
+    is the one judged."""
+    log(f"latency: single-row insert transactions at {args.latency_rate}/s"
+        f" for {args.latency_seconds} s through the relay, {args.reps} times")
+    results["latency"] = []
+    for rep in range(args.reps):
+        s = latency_sample(ctl, args)
+        s["rep"] = rep
+        if "error" in s:
+            log(f"latency: failed: {s['error']}")
+        results["latency"].append(s)
+
+
+def latency_sample(ctl, args):
+    """Commit-to-delivery latency at a fixed offered rate, through the relay.
+
+    A walcast slot read by walcast relay (-s 1: it confirms to the server
+    every second) with one durable walcast tail --stats, both started
+    before the workload; then pgbench offers args.latency_rate transactions
+    a second (-R, a Poisson schedule) for args.latency_seconds, each one
+    single-row insert into bench_wide; once the slot is confirmed past the
+    last of them the subscriber is stopped with SIGTERM and reports the
+    latency of every transaction it received: its delivery time less its
+    commit time (the server's clock, on the same machine).
+    """
+    slot = "bench_latency"
+    rate, secs = args.latency_rate, args.latency_seconds
+    query(ctl, "TRUNCATE bench_wide")
+    query(ctl, "DROP SEQUENCE IF EXISTS bench_latency_id")
+    query(ctl, "CREATE SEQUENCE bench_latency_id")
+    drop_slot(ctl, slot)
+    query(ctl, "CHECKPOINT")
+    query(ctl, "SELECT pg_create_logical_replication_slot(%s, 'walcast')",
+          (slot,))
+    script = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
+    script.write("INSERT INTO bench_wide SELECT * FROM"
+                 " bench_rows(nextval('bench_latency_id'), 1);\n")
+    script.close()
+    os.chmod(script.name, 0o644)
+
+    def paced(relay):
+        # the workload starts once the relay streams from the slot
+        for _ in range(500):
+            if query(ctl, "SELECT active FROM pg_replication_slots"
+                     " WHERE slot_name = %s", (slot,))[0][0]:
+                break
+            if relay.poll() is not None:
+                raise RuntimeError("walcast relay exited before it streamed")
+            time.sleep(0.02)
+        time.sleep(0.5)
+        cmd = [os.path.join(args.bindir, "pgbench"), "-n", "-R", str(rate),
+               "-T", str(secs), "-c", "2", "-j", "2", "-f", script.name, DBNAME]
+        proc = subprocess.run(cmd, capture_output=True, text=True,
+                              timeout=secs + 60)
+        if proc.returncode != 0:
+            raise RuntimeError("pgbench failed: " + proc.stderr.strip()[-300:])
+        done = tps = lag = lag_max = None
+        for line in proc.stdout.splitlines():
+            if line.startswith("number of transactions actually processed:"):
+                done = int(line.split(":")[1].split()[0].split("/")[0])
+            elif line.startswith("tps = "):
+                tps = float(line.split()[2])
+            elif line.startswith("rate limit schedule lag: avg"):
+                # "rate limit schedule lag: avg 0.365 (max 5.972) ms": how
+                # late pgbench started its transactions, the machine's noise
+                lag = float(line.split()[5])
+                lag_max = float(line.split()[7].rstrip(")"))
+        end = query(ctl, "SELECT pg_current_wal_lsn()::text")[0][0]
+        return {"pgbench_transactions": done, "pgbench_tps": tps,
+                "pgbench_schedule_lag_ms": lag,
+                "pgbench_schedule_lag_max_ms": lag_max, "end_lsn": end}
+
+    try:
+        s = run_relay(ctl, slot, None, args, status_interval=1, during=paced)
+        if "error" not in s and s.get("transactions") != s["pgbench_transactions"]:
+            s["error"] = (f"the subscriber received {s.get('transactions')}"
+                          f" transactions, pgbench committed"
+                          f" {s['pgbench_transactions']}")
+    except (psycopg2.Error, RuntimeError, subprocess.TimeoutExpired) as e:
+        s = {"error": first_line(e)}
+    finally:
+        os.unlink(script.name)
+        drop_slot(ctl, slot)
+    s.update({"offered_rate": rate, "offered_seconds": secs})
+    return s
 
 
 def first_line(e):
@@ -548,7 +863,7 @@ def markdown(results, rows):
     for name in workload_names(results):
         for iface in INTERFACES:
             sub = [r for r in rows if r["workload"] == name and r["interface"] == iface]
-            if not sub:
+            if not sub or iface == "relay":
                 continue
             run = run_of(results, name, iface)
             out.append(f"### {name}, {iface}: {run['what']}")
@@ -586,11 +901,210 @@ def markdown(results, rows):
                        fmt(run["counts"].get(n), "d", "not counted")
                        for n in names) + " |")
     out.append("")
+    out.extend(relay_markdown(results))
     out.append("### Targets")
     out.append("")
     out.extend(targets(results, rows))
     out.append("")
     return "\n".join(out)
+
+
+def relay_rows(results):
+    """Per workload, the relay's samples beside pg_recvlogical's walcast
+    samples of the same repetitions: medians and the paired ratio."""
+    rows = []
+    for name in workload_names(results):
+        relay = [s for s in results["samples"]
+                 if s["workload"] == name and s["interface"] == "relay"]
+        if not relay:
+            continue
+        stream = [s for s in results["samples"] if s["workload"] == name
+                  and s["interface"] == "stream" and s["config"] == "walcast"]
+        run = run_of(results, name, "relay")
+        row = {"workload": name, "what": run["what"], "changes": run["changes"],
+               "n": len(relay)}
+        ok = [s for s in relay if "error" not in s]
+        if len(ok) < len(relay):
+            row["error"] = next(s["error"] for s in relay if "error" in s)
+        if ok:
+            secs = [s["secs"] for s in ok]
+            row.update({"secs": statistics.median(secs), "min": min(secs),
+                        "max": max(secs),
+                        "bytes": statistics.median(s["bytes"] for s in ok),
+                        "messages": statistics.median(s["messages"] for s in ok),
+                        "lost": sum(s["lost"] for s in ok),
+                        "rereads": sum(s["relay_rereads"] for s in ok),
+                        "peak_kb": max((s["peak_kb"] for s in ok if s.get("peak_kb")),
+                                       default=None)})
+            # from the relay's start to the first message the subscriber
+            # received: connections, the subscriber's session, replication
+            # start
+            row["startup"] = statistics.median(s["secs"] - s["tail_seconds"]
+                                               for s in ok)
+        rs = [s for s in stream if "error" not in s]
+        if rs:
+            row["recv_secs"] = statistics.median(s["secs"] for s in rs)
+        # throughput ratio: pg_recvlogical's time over the relay's; and the
+        # same over the subscriber's first to last message only
+        by_rep = {s["rep"]: s["secs"] for s in rs}
+        for key, relay_key in (("x_recvlogical", "secs"),
+                               ("x_recvlogical_flow", "tail_seconds")):
+            # first to last message under 0.1 s says nothing
+            ratios = [by_rep[s["rep"]] / s[relay_key] for s in ok
+                      if s["rep"] in by_rep and s[relay_key]
+                      and (relay_key == "secs" or s["tail_seconds"] >= 0.1)]
+            row[key] = statistics.median(ratios) if ratios else None
+        rows.append(row)
+    return rows
+
+
+def relay_markdown(results):
+    """The end-to-end section: throughput through the relay beside
+    pg_recvlogical, its memory, and the latency run."""
+    out = []
+    rows = relay_rows(results)
+    if not rows and "latency" not in results:
+        return out
+    meta = results["meta"]
+    out.append("### End to end through the relay")
+    out.append("")
+    if rows:
+        out.append(f"Scale {meta['stream_scale']}. walcast relay reads a copy of"
+                   " the walcast slot and republishes to one durable `walcast tail"
+                   " --stats --count TRANSACTIONS` subscriber, started first: time"
+                   " from the relay's start to the subscriber's exit. pg_recvlogical"
+                   " is the streaming interface's walcast sample of the same"
+                   " repetitions (another copy of the same slot, to /dev/null),"
+                   " run right before or after it. × pg_recvlogical is its"
+                   " throughput over pg_recvlogical's, paired (median of the"
+                   " repetitions' ratios; higher is faster); \"after start\" is"
+                   " the same with the relay's time taken from the first message"
+                   " the subscriber received to the last (pg_recvlogical's"
+                   " still includes its start, 10 to 20 ms). Start s: from the"
+                   " relay's start to the first message received. MB/s: the envelope"
+                   " bytes the subscriber received. Peak MB: the relay's VmHWM."
+                   " Re-reads: samples in which the relay read the slot again"
+                   " for the subscriber, which had connected after it started"
+                   " streaming.")
+        out.append("")
+        out.append("| workload | changes | relay s | spread | start s | pg_recvlogical s"
+                   " | × pg_recvlogical | after start | changes/s | MB/s | messages"
+                   " | lost | re-reads | relay peak MB |")
+        out.append("|---|" + "---:|" * 13)
+        for r in rows:
+            if "secs" not in r:
+                out.append(f"| {r['workload']} | failed: {r['error'][:100]} |" + " |" * 12)
+                continue
+            secs = r["secs"]
+            out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                r["workload"] + (" (failed once: see samples.json)" if "error" in r else ""),
+                fmt(r["changes"], "d"), fmt(secs, ".3f"),
+                fmt((r["max"] - r["min"]) / secs * 100 if secs else None, ".0f") + "%",
+                fmt(r.get("startup"), ".3f"),
+                fmt(r.get("recv_secs"), ".3f"), fmt(r.get("x_recvlogical"), ".2f"),
+                fmt(r.get("x_recvlogical_flow"), ".2f"),
+                fmt(r["changes"] / secs if r["changes"] and secs else None, ",.0f"),
+                fmt(r["bytes"] / 1e6 / secs if secs else None, ".1f"),
+                fmt(r["messages"], ".0f"), fmt(r["lost"], "d"),
+                f"{r['rereads']} of {r['n']}",
+                fmt(r["peak_kb"] / 1024 if r.get("peak_kb") else None, ".1f")))
+        out.append("")
+    h = results.get("relay_huge")
+    if h:
+        if "error" in h:
+            out.append(f"The relay through the huge transaction of {h['changes']} rows:"
+                       f" failed: {h['error']}")
+        else:
+            out.append(f"The relay through the huge transaction at the SQL interface's"
+                       f" scale, {h['changes']} rows in one transaction, once:"
+                       f" {h['secs']:.3f} s, {h['messages']} messages, {h['lost']} lost,"
+                       f" relay peak {h['peak_kb'] / 1024:.1f} MB.")
+        out.append("")
+    lats = results.get("latency")
+    if lats:
+        lat = lats[0]
+        out.append(f"Latency: pgbench -R {lat['offered_rate']} -T {lat['offered_seconds']}"
+                   " (2 clients, Poisson schedule), one single-row insert into bench_wide"
+                   " per transaction; walcast relay -s 1 and a durable `walcast tail"
+                   " --stats` started before it, a fresh slot each time; latency is"
+                   " delivery to the subscriber less the commit time"
+                   " (`Commit.commit_time`, the server's clock on the same machine),"
+                   " every transaction. Schedule lag: how late pgbench started its"
+                   " transactions (average and max), a sign of a busy machine.")
+        out.append("")
+        out.append("| repetition | offered tx/s | achieved tx/s | committed"
+                   " | delivered | lost | schedule lag ms | p50 ms | p99 ms | max ms |")
+        out.append("|---|" + "---:|" * 9)
+        for lat in lats:
+            if "latency_us" not in lat:
+                out.append(f"| {lat['rep'] + 1} | failed: {lat['error'][:100]} |" + " |" * 8)
+                continue
+            lu = lat["latency_us"]
+            out.append("| {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} |".format(
+                f"{lat['rep'] + 1}" + (" (failed: see below)" if "error" in lat else ""),
+                lat["offered_rate"], fmt(lat.get("pgbench_tps"), ",.0f"),
+                fmt(lat.get("pgbench_transactions"), "d"),
+                fmt(lat.get("transactions"), "d"), fmt(lat.get("lost"), "d"),
+                fmt(lat.get("pgbench_schedule_lag_ms"), ".2f"),
+                fmt(lat.get("pgbench_schedule_lag_max_ms"), ".1f"),
+                fmt(lu["p50"] / 1000, ".2f"), fmt(lu["p99"] / 1000, ".2f"),
+                fmt(lu["max"] / 1000, ".2f")))
+        med = latency_median(lats)
+        if med:
+            out.append("| median | | {} | | | | | {} | {} | {} |".format(
+                fmt(med["tps"], ",.0f"), fmt(med["p50"] / 1000, ".2f"),
+                fmt(med["p99"] / 1000, ".2f"), fmt(med["max"] / 1000, ".2f")))
+        for lat in lats:
+            if "error" in lat:
+                out.append("")
+                out.append(f"Repetition {lat['rep'] + 1} failed: {lat['error']}")
+        out.append("")
+    return out
+
+
+def latency_median(lats):
+    """Medians over the latency run's repetitions (None if one failed)."""
+    ok = [lat for lat in lats if "error" not in lat and "latency_us" in lat]
+    if not ok or len(ok) < len(lats):
+        return None
+    med = {k: statistics.median(lat["latency_us"][k] for lat in ok)
+           for k in ("p50", "p99", "max")}
+    med["tps"] = statistics.median(lat.get("pgbench_tps") or 0 for lat in ok)
+    med["rate"] = ok[0]["offered_rate"]
+    return med
+
+
+def relay_targets(results, check):
+    """The relay's targets: throughput, memory, latency."""
+    rows = relay_rows(results)
+    for r in rows:
+        x = r.get("x_recvlogical")
+        check(f"{r['workload']}, relay: ≥ 0.90 × pg_recvlogical's throughput",
+              None if x is None or "error" in r else x >= 0.9,
+              f"{fmt(x, '.2f')} ×")
+    peaks = {r["workload"]: r["peak_kb"] for r in rows if r.get("peak_kb")}
+    h = results.get("relay_huge")
+    if h and h.get("peak_kb") and "error" not in h:
+        peaks[f"huge at {h['changes']} rows"] = h["peak_kb"]
+    if peaks:
+        top = max(peaks, key=peaks.get)
+        low = min(peaks, key=peaks.get)
+        flat = peaks[top] - peaks[low] <= 2048
+        check("relay's peak memory < 64 MB and flat (within 2 MB across the"
+              " workloads, the huge transaction included)",
+              peaks[top] < 64 * 1024 and flat,
+              f"{peaks[low] / 1024:.1f} MB ({low}) to {peaks[top] / 1024:.1f} MB ({top})")
+    med = latency_median(results.get("latency") or [])
+    if med:
+        p99 = med["p99"] / 1000
+        rate_ok = med["tps"] >= 0.95 * med["rate"]
+        check(f"relay: p99 commit to delivery < 10 ms at {med['rate']} tx/s"
+              " (median of the repetitions)",
+              p99 < 10 if med["rate"] >= 1000 else None,
+              f"{p99:.2f} ms at {med['tps']:,.0f} tx/s achieved",
+              None if rate_ok else "the achieved rate fell short of the offered one")
+    elif results.get("latency"):
+        check("relay: p99 commit to delivery < 10 ms", None, "failed")
 
 
 def targets(results, rows):
@@ -659,6 +1173,7 @@ def targets(results, rows):
               d <= 0,
               f"{w['peak_kb'] / 1024:.1f} MB against {p['peak_kb'] / 1024:.1f} MB,"
               f" {d:+d} kB ({d / p['peak_kb'] * 100:+.1f}%)")
+    relay_targets(results, check)
     return lines
 
 
@@ -673,10 +1188,15 @@ def chart(results, rows, path):
         error("could not import matplotlib, no chart written",
               hint="Install python3-matplotlib (scripts/ensure-packages bench).")
         return False
-    ifaces = [i for i in INTERFACES if any(r["interface"] == i for r in rows)]
+    ifaces = [i for i in INTERFACES if i != "relay"
+              and any(r["interface"] == i for r in rows)]
     names = [c["name"] for c in CONFIGS if c["name"] in results["configs"]]
     wls = workload_names(results)
-    fig, axes = plt.subplots(len(ifaces), 1, figsize=(11, 4.2 * len(ifaces)),
+    relay = relay_rows(results)
+    panels = len(ifaces) + (1 if relay else 0)
+    if not panels:
+        return False
+    fig, axes = plt.subplots(panels, 1, figsize=(11, 4.2 * panels),
                              squeeze=False)
     width = 0.8 / max(len(names), 1)
     for ax, iface in zip(axes[:, 0], ifaces):
@@ -697,6 +1217,24 @@ def chart(results, rows, path):
         ax.set_title(f"{iface} interface: median of {results['meta']['reps']},"
                      f" scale {scale}; lower is faster")
         ax.legend(fontsize="small", ncol=4)
+    if relay:
+        ax = axes[-1, 0]
+        xs = range(len(relay))
+        for off, key, label in ((-0.2, "x_recvlogical", "from the relay's start"),
+                                (0.2, "x_recvlogical_flow",
+                                 "from the first message received")):
+            ax.bar([x + off for x in xs], [r.get(key) or 0 for r in relay], 0.4,
+                   label=label)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.axhline(0.9, color="red", linewidth=0.8, linestyle="--",
+                   label="target 0.90")
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([r["workload"] for r in relay])
+        ax.set_ylabel("throughput / pg_recvlogical's, paired")
+        ax.set_title(f"relay to a durable subscriber: median of"
+                     f" {results['meta']['reps']}, scale"
+                     f" {results['meta']['stream_scale']}; higher is faster")
+        ax.legend(fontsize="small", ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return True
@@ -759,7 +1297,14 @@ def parse_args(argv):
                         + ", ".join(c["name"] for c in CONFIGS))
     p.add_argument("--interface", action="append", dest="interfaces",
                    choices=INTERFACES,
-                   help="sql or stream (repeatable; default: both)")
+                   help="sql, stream or relay (repeatable; default: all three;"
+                        " relay's reference is stream's walcast sample)")
+    p.add_argument("--latency-seconds", type=int, default=10,
+                   help="how long the latency run through the relay offers its"
+                        " transactions (default: %(default)s; 0: no latency run)")
+    p.add_argument("--latency-rate", type=int, default=1000,
+                   help="single-row insert transactions a second it offers"
+                        " (default: %(default)s)")
     p.add_argument("--no-verify", dest="verify", action="store_false",
                    help="do not count every plugin's row changes afterwards")
     p.add_argument("--out", metavar="DIR", default="bench/results",
@@ -779,6 +1324,10 @@ def parse_args(argv):
         args.stream_scale = max(args.scale // 10, 1)
     if args.stream_scale < 1:
         p.error("--stream-scale must be at least 1")
+    if args.latency_seconds < 0 or args.latency_rate < 1:
+        p.error("--latency-seconds must be at least 0 and --latency-rate at least 1")
+    args.walcast = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "consumer", "walcast")
     if not args.interfaces:
         args.interfaces = list(INTERFACES)
     args.interfaces = [i for i in INTERFACES if i in args.interfaces]
@@ -849,6 +1398,8 @@ def main(argv):
         for sc, ifaces in groups.items():
             run_workload(ctl, name, workloads(sc)[name], configs, ifaces,
                          args, results)
+    if "relay" in args.interfaces and args.latency_seconds:
+        run_latency(ctl, args, results)
     results["meta"]["seconds"] = round(time.monotonic() - t0)
     results["meta"]["loadavg_end"] = os.getloadavg()[0]
 
@@ -871,7 +1422,16 @@ def main(argv):
         error(f'plugin configuration "{c}" sent {n} row changes in workload'
               f' "{run["workload"]}", expected'
               f" {0 if c == FLOOR else run['changes']}")
-    return 1 if mismatched else 0
+    relay_failed = [s for s in results["samples"]
+                    if s["interface"] == "relay" and "error" in s]
+    if "error" in results.get("relay_huge", {}):
+        relay_failed.append(dict(results["relay_huge"], rep=0))
+    relay_failed += [dict(s, workload="latency") for s in results.get("latency", [])
+                     if "error" in s]
+    for s in relay_failed:
+        error(f'the relay failed in workload "{s["workload"]}", repetition'
+              f' {s["rep"] + 1}: {s["error"]}')
+    return 1 if mismatched or relay_failed else 0
 
 
 if __name__ == "__main__":
