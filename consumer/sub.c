@@ -17,6 +17,13 @@
 #define DEFAULT_CREDIT		1000
 #define HELLO_RETRY_USEC	2000000 /* no answer to Hello: say it again */
 #define SILENCE_USEC		5000000 /* relay silent: is our session gone? */
+/*
+ * A subscriber started before its relay (or while it restarts) tries to
+ * connect again after 10 ms, doubling up to a second, instead of ZeroMQ's
+ * fixed 100 ms: it joins a relay within milliseconds of its start.
+ */
+#define RECONNECT_IVL_MSEC		10
+#define RECONNECT_IVL_MAX_MSEC	1000
 #define BUSY_GIVE_UP_USEC	10000000	/* name taken this long: give up */
 
 /* a topic's last sequence, publish mode */
@@ -114,11 +121,17 @@ wcsub_new(void *zctx, WcSubMode mode, const WcSubOptions *opt, WcError *err)
 {
 	WcSub	   *sub = wc_malloc0(sizeof(WcSub));
 	int			linger = 0;
+	int			reconnect_ivl = RECONNECT_IVL_MSEC;
+	int			reconnect_max = RECONNECT_IVL_MAX_MSEC;
 
 	sub->mode = mode;
 	sub->socket = zmq_socket(zctx, mode == WCSUB_PUBLISH ? ZMQ_SUB : ZMQ_DEALER);
 	if (sub->socket == NULL ||
-		zmq_setsockopt(sub->socket, ZMQ_LINGER, &linger, sizeof(linger)) != 0)
+		zmq_setsockopt(sub->socket, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+		zmq_setsockopt(sub->socket, ZMQ_RECONNECT_IVL, &reconnect_ivl,
+					   sizeof(reconnect_ivl)) != 0 ||
+		zmq_setsockopt(sub->socket, ZMQ_RECONNECT_IVL_MAX, &reconnect_max,
+					   sizeof(reconnect_max)) != 0)
 	{
 		wc_error_set(err, "could not create socket: %s", zmq_strerror(errno));
 		goto fail;
