@@ -26,6 +26,7 @@
 #include "check.h"
 #include "commands.h"
 #include "common.h"
+#include "json.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -84,22 +85,6 @@ usage(FILE *out)
 			WC_EXIT_USAGE, CHECK_EXIT_WARNINGS, CHECK_EXIT_FAILURES);
 }
 
-/* a formatted string in new memory */
-static char *
-vformat(const char *fmt, va_list args)
-{
-	va_list		copy;
-	int			len;
-	char	   *buf;
-
-	va_copy(copy, args);
-	len = vsnprintf(NULL, 0, fmt, copy);
-	va_end(copy);
-	buf = wc_malloc(len + 1);
-	vsnprintf(buf, len + 1, fmt, args);
-	return buf;
-}
-
 /*
  * Add a result; the caller adds fix lines to it.
  */
@@ -111,7 +96,7 @@ check_add(CheckContext *ctx, const char *name, CheckStatus status,
 	va_list		args;
 
 	va_start(args, fmt);
-	r->observed = vformat(fmt, args);
+	r->observed = wc_vpsprintf(fmt, args);
 	va_end(args);
 
 	r->name = name;
@@ -133,7 +118,7 @@ check_fix(CheckResult *r, const char *fmt,...)
 	char	   *line;
 
 	va_start(args, fmt);
-	line = vformat(fmt, args);
+	line = wc_vpsprintf(fmt, args);
 	va_end(args);
 
 	r->fix = wc_realloc(r->fix, sizeof(char *) * (r->nfix + 2));
@@ -154,7 +139,7 @@ check_fix_sql(CheckResult *r, const char *database, const char *run_as,
 	va_list		args;
 
 	va_start(args, fmt);
-	s->sql = vformat(fmt, args);
+	s->sql = wc_vpsprintf(fmt, args);
 	va_end(args);
 	s->database = wc_strdup(database);
 	s->run_as = wc_strdup(run_as);
@@ -453,48 +438,10 @@ print_text(const CheckContext *ctx, const AppliedFix *applied, bool fixing)
 static void
 json_string(FILE *out, const char *s)
 {
-	const unsigned char *p;
-
 	if (s == NULL)
-	{
 		fputs("null", out);
-		return;
-	}
-	fputc('"', out);
-	for (p = (const unsigned char *) s; *p; p++)
-	{
-		switch (*p)
-		{
-			case '"':
-				fputs("\\\"", out);
-				break;
-			case '\\':
-				fputs("\\\\", out);
-				break;
-			case '\b':
-				fputs("\\b", out);
-				break;
-			case '\f':
-				fputs("\\f", out);
-				break;
-			case '\n':
-				fputs("\\n", out);
-				break;
-			case '\r':
-				fputs("\\r", out);
-				break;
-			case '\t':
-				fputs("\\t", out);
-				break;
-			default:
-				/* other control characters; bytes >= 0x80 pass (UTF-8) */
-				if (*p < 0x20 || *p == 0x7f)
-					fprintf(out, "\\u%04x", *p);
-				else
-					fputc(*p, out);
-		}
-	}
-	fputc('"', out);
+	else
+		json_write_string(out, s, strlen(s));
 }
 
 static void

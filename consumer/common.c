@@ -177,18 +177,28 @@ wc_strdup(const char *s)
 }
 
 char *
-wc_psprintf(const char *fmt,...)
+wc_vpsprintf(const char *fmt, va_list args)
 {
-	va_list		args;
+	va_list		copy;
 	int			len;
 	char	   *buf;
 
-	va_start(args, fmt);
-	len = vsnprintf(NULL, 0, fmt, args);
-	va_end(args);
+	va_copy(copy, args);
+	len = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
 	buf = wc_malloc(len + 1);
-	va_start(args, fmt);
 	vsnprintf(buf, len + 1, fmt, args);
+	return buf;
+}
+
+char *
+wc_psprintf(const char *fmt,...)
+{
+	va_list		args;
+	char	   *buf;
+
+	va_start(args, fmt);
+	buf = wc_vpsprintf(fmt, args);
 	va_end(args);
 	return buf;
 }

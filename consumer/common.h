@@ -83,6 +83,8 @@ extern void *wc_realloc(void *ptr, size_t size);
 extern char *wc_strdup(const char *s);
 extern char *wc_psprintf(const char *fmt,...)
 			__attribute__((format(printf, 1, 2)));
+extern char *wc_vpsprintf(const char *fmt, va_list args)
+			__attribute__((format(printf, 1, 0)));
 
 /* LSNs, printed as PostgreSQL does */
 typedef uint64_t WcLsn;

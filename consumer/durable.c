@@ -163,9 +163,9 @@ end_session(Subscriber *sub, const char *why)
 			  sub->name, why, WC_LSN_ARGS(sub->acked_lsn));
 }
 
-/* whether a session's peer is still connected: a heartbeat reaches it */
-static bool
-session_reachable(Durable *durable, Subscriber *sub)
+/* send a session a Heartbeat; as send_to() */
+static int
+send_heartbeat(Durable *durable, Subscriber *sub)
 {
 	Walcast__V1__RelayMessage msg = WALCAST__V1__RELAY_MESSAGE__INIT;
 	Walcast__V1__Heartbeat hb = WALCAST__V1__HEARTBEAT__INIT;
@@ -174,7 +174,14 @@ session_reachable(Durable *durable, Subscriber *sub)
 	hb.server_time = wc_now_unix();
 	msg.body_case = WALCAST__V1__RELAY_MESSAGE__BODY_HEARTBEAT;
 	msg.heartbeat = &hb;
-	if (send_to(durable, sub->routing_id, sub->routing_len, &msg, NULL, 0) == 0)
+	return send_to(durable, sub->routing_id, sub->routing_len, &msg, NULL, 0);
+}
+
+/* whether a session's peer is still connected: a heartbeat reaches it */
+static bool
+session_reachable(Durable *durable, Subscriber *sub)
+{
+	if (send_heartbeat(durable, sub) == 0)
 		return true;
 	return errno == EAGAIN;		/* there, but its queue is full */
 }
@@ -478,6 +485,15 @@ durable_deliver(Durable *durable, const EnvelopeInfo *info,
 {
 	bool		all_done = true;
 	WcLsn		position = envelope_position(info, tx_end_lsn);
+	RelInfo    *rel = NULL;		/* the row's or Relation's table */
+	uint32_t   *truncated = NULL;	/* a Truncate's tables */
+	int			ntruncated = 0;
+
+	/* what the sessions need looked up, once for all of them */
+	if (envelope_is_table_event(info->kind))
+		rel = rels_find(rels, info->rel_id);
+	else if (info->kind == ENV_TRUNCATE)
+		ntruncated = envelope_truncated(info, &truncated);
 
 	for (int i = 0; i < durable->nsubscribers; i++)
 	{
@@ -492,34 +508,22 @@ durable_deliver(Durable *durable, const EnvelopeInfo *info,
 			continue;
 		}
 		if (info->kind == ENV_RELATION &&
-			relgen_get(sub->sent_rels, info->rel_id) ==
-			rels_find(rels, info->rel_id)->generation)
+			relgen_get(sub->sent_rels, info->rel_id) == rel->generation)
 		{
 			sub->done = true;	/* the same definition, sent before */
 			continue;
 		}
 		if (sub->credit <= 0)
-		{
-			if (sub->blocked_since == 0)
-				sub->blocked_since = wc_now_monotonic();
-			all_done = false;
-			continue;
-		}
-		if (envelope_is_table_event(info->kind) && info->kind != ENV_RELATION)
-			rc = ensure_relation(durable, sub, rels_find(rels, info->rel_id));
-		else if (info->kind == ENV_TRUNCATE)
-		{
-			uint32_t   *ids;
-			int			nids = envelope_truncated(info, &ids);
-
-			for (int j = 0; rc == 0 && j < nids; j++)
-				rc = ensure_relation(durable, sub, rels_find(rels, ids[j]));
-			free(ids);
-		}
+			rc = 1;
+		else if (rel != NULL && info->kind != ENV_RELATION)
+			rc = ensure_relation(durable, sub, rel);
+		for (int j = 0; rc == 0 && j < ntruncated; j++)
+			rc = ensure_relation(durable, sub, rels_find(rels, truncated[j]));
 		if (rc == 0)
 			rc = deliver_one(durable, sub, envelope, len, tx_end_lsn, false);
 		if (rc == 1)
 		{
+			/* no credit, or its queue is full: the message waits */
 			if (sub->blocked_since == 0)
 				sub->blocked_since = wc_now_monotonic();
 			all_done = false;
@@ -531,12 +535,11 @@ durable_deliver(Durable *durable, const EnvelopeInfo *info,
 			continue;
 		sub->credit--;
 		if (info->kind == ENV_RELATION)
-			relgen_set(sub->sent_rels, info->rel_id,
-					   rels_find(rels, info->rel_id)->generation);
-		if (envelope_ends_transaction(info->kind) ||
-			(info->kind == ENV_MESSAGE && !info->transactional))
+			relgen_set(sub->sent_rels, info->rel_id, rel->generation);
+		if (envelope_completes(info))
 			sub->delivered_lsn = position;
 	}
+	free(truncated);
 	return all_done;
 }
 
@@ -570,15 +573,7 @@ durable_tick(Durable *durable, int64_t now)
 		}
 		if (now - sub->last_sent >= HEARTBEAT_INTERVAL_USEC)
 		{
-			Walcast__V1__RelayMessage msg = WALCAST__V1__RELAY_MESSAGE__INIT;
-			Walcast__V1__Heartbeat hb = WALCAST__V1__HEARTBEAT__INIT;
-
-			hb.wal_end = durable->wal_end;
-			hb.server_time = wc_now_unix();
-			msg.body_case = WALCAST__V1__RELAY_MESSAGE__BODY_HEARTBEAT;
-			msg.heartbeat = &hb;
-			if (send_to(durable, sub->routing_id, sub->routing_len, &msg,
-						NULL, 0) == 0)
+			if (send_heartbeat(durable, sub) == 0)
 				sub->last_sent = now;
 			else if (errno != EAGAIN)
 				end_session(sub, "connection lost");

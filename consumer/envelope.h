@@ -100,6 +100,18 @@ envelope_position(const EnvelopeInfo *info, WcLsn tx_end_lsn)
 	return 0;
 }
 
+/*
+ * Whether the event is the last of something whole (a transaction, or a
+ * non-transactional message): once it is out, everything up to its
+ * position is.
+ */
+static inline bool
+envelope_completes(const EnvelopeInfo *info)
+{
+	return envelope_ends_transaction(info->kind) ||
+		(info->kind == ENV_MESSAGE && !info->transactional);
+}
+
 /* whether the event belongs to one table's topic */
 static inline bool
 envelope_is_table_event(EnvelopeKind kind)

@@ -37,6 +37,12 @@ json_write_string(FILE *out, const char *s, size_t len)
 			case '\t':
 				fputs("\\t", out);
 				break;
+			case '\b':
+				fputs("\\b", out);
+				break;
+			case '\f':
+				fputs("\\f", out);
+				break;
 			default:
 				if (c < 0x20)
 					fprintf(out, "\\u%04x", c);

@@ -803,11 +803,10 @@ follow_transaction(Relay *relay, const EnvelopeInfo *info)
 /* publish one envelope (and the Relation it needs) */
 static int
 publish(Relay *relay, const EnvelopeInfo *info, const uint8_t *data,
-		size_t len, WcLsn tx_end)
+		size_t len, WcLsn tx_end, WcLsn position)
 {
 	WcError		err;
 	RelInfo    *rel = NULL;
-	WcLsn		position = envelope_position(info, tx_end);
 	const char *topic = relay->tx_topic;
 	size_t		topic_len = relay->tx_topic_len;
 
@@ -847,6 +846,7 @@ process_envelope(Relay *relay, const StreamMessage *msg)
 {
 	EnvelopeInfo info;
 	WcLsn		tx_end;
+	WcLsn		position;		/* see envelope_position() */
 
 	if (envelope_scan(msg->data, msg->len, &info) < 0)
 	{
@@ -874,14 +874,13 @@ process_envelope(Relay *relay, const StreamMessage *msg)
 					info.schema_len, info.name, info.name_len, msg->data,
 					msg->len);
 
-	if (publish(relay, &info, msg->data, msg->len, tx_end) < 0)
+	position = envelope_position(&info, tx_end);
+	if (publish(relay, &info, msg->data, msg->len, tx_end, position) < 0)
 		return -1;
 	if (envelope_ends_transaction(info.kind))
 		relay->last_tx_end = info.end_lsn;
-	if ((envelope_ends_transaction(info.kind) ||
-		 (info.kind == ENV_MESSAGE && !info.transactional)) &&
-		envelope_position(&info, tx_end) > relay->published_lsn)
-		relay->published_lsn = envelope_position(&info, tx_end);
+	if (envelope_completes(&info) && position > relay->published_lsn)
+		relay->published_lsn = position;
 	if (relay->durable)
 	{
 		durable_begin_message(relay->durable);
