@@ -24,17 +24,6 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/relay-lib.sh
 . "$repo/scripts/relay-lib.sh"
 
-pids=()
-cleanup()
-{
-	local pid
-
-	for pid in "${pids[@]}"; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	wc_cleanup
-}
-
 # durable_client NAME ARGS...: the Python durable subscriber, in the
 # foreground (exec it in a subshell to run it in the background)
 durable_client()
@@ -52,18 +41,7 @@ insert_rows()
 	wc_psql -q -c "INSERT INTO d SELECT g, repeat('x', $3) FROM generate_series($1, $2) g" >/dev/null
 }
 
-wc_build || wc_die "could not build walcast"
-wc_ensure_user
-wc_make_scratch
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-wc_make_install
-wc_cluster_init "$repo/regress/logical.conf"
-wc_cluster_start
-wc_py_init
-wc_zmq_ports
-out=$wc_scratch/out
-mkdir -p "$out"
+wc_relay_test_setup
 
 wc_psql -q -c "CREATE TABLE d (id int PRIMARY KEY, v text)"
 

@@ -27,17 +27,6 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 
 rows=${RELAY_FLOW_ROWS:-30000}	# in 60 transactions
 
-pids=()
-cleanup()
-{
-	local pid
-
-	for pid in "${pids[@]}"; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	wc_cleanup
-}
-
 check_py="$repo/regress/py/relay_check.py"
 
 # count KIND FILE: lines of a subscribe output with that kind
@@ -46,18 +35,7 @@ count()
 	awk -F'\t' -v k="$1" '$3 == k' "$2" | wc -l
 }
 
-wc_build || wc_die "could not build walcast"
-wc_ensure_user
-wc_make_scratch
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-wc_make_install
-wc_cluster_init "$repo/regress/logical.conf"
-wc_cluster_start
-wc_py_init
-wc_zmq_ports
-out=$wc_scratch/out
-mkdir -p "$out"
+wc_relay_test_setup
 
 wc_psql -q -c "CREATE TABLE f (id int PRIMARY KEY, v text)"
 wc_psql -q -c "CREATE DATABASE idle"

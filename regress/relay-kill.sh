@@ -23,35 +23,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 kills=${RELAY_KILLS:-5}
 transactions=${RELAY_TRANSACTIONS:-800}
 
-pids=()
-cleanup()
-{
-	local pid
+wc_relay_test_setup
 
-	for pid in "${pids[@]}"; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	wc_cleanup
-}
-
-wc_build || wc_die "could not build walcast"
-wc_ensure_user
-wc_make_scratch
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-wc_make_install
-wc_cluster_init "$repo/regress/logical.conf"
-wc_cluster_start
-wc_py_init
-wc_zmq_ports
-out=$wc_scratch/out
-mkdir -p "$out"
-
-wc_psql -q <<'EOF_SQL'
-CREATE TABLE paced (id int PRIMARY KEY, label text);
-CREATE TABLE paced_counter (n int, last int);
-INSERT INTO paced_counter VALUES (0, 0);
-EOF_SQL
+wc_paced_tables paced
 
 relay_args=(-d "dbname=postgres" --create-slot -s 1 --subscriber py --subscriber c)
 wc_relay_start relay "${relay_args[@]}"

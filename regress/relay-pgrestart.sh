@@ -22,17 +22,6 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 
 transactions=${RELAY_TRANSACTIONS:-300}
 
-pids=()
-cleanup()
-{
-	local pid
-
-	for pid in "${pids[@]}"; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	wc_cleanup
-}
-
 restart_server()
 {
 	wc_as_user "$wc_bindir/pg_ctl" -D "$wc_pgdata" -m "$1" -w -t 60 stop \
@@ -42,24 +31,9 @@ restart_server()
 	echo "restarted the server ($1 shutdown) at transaction $(wc_psql -At -c 'SELECT last FROM paced_counter')"
 }
 
-wc_build || wc_die "could not build walcast"
-wc_ensure_user
-wc_make_scratch
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-wc_make_install
-wc_cluster_init "$repo/regress/logical.conf"
-wc_cluster_start
-wc_py_init
-wc_zmq_ports
-out=$wc_scratch/out
-mkdir -p "$out"
+wc_relay_test_setup
 
-wc_psql -q <<'EOF_SQL'
-CREATE TABLE paced (id int PRIMARY KEY, label text);
-CREATE TABLE paced_counter (n int, last int);
-INSERT INTO paced_counter VALUES (0, 0);
-EOF_SQL
+wc_paced_tables paced
 
 wc_relay_start relay -d "dbname=postgres" --create-slot -s 1 \
 	--subscriber py --subscriber c --reconnect-max 2

@@ -11,6 +11,39 @@
 
 wc_walcast=${repo:?}/consumer/walcast
 
+# the background processes a test started (relays, subscribers, workloads),
+# killed when it exits
+pids=()
+
+wc_kill_pids()
+{
+	local pid
+
+	for pid in "${pids[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+}
+
+# wc_relay_test_setup: what every end-to-end test of the relay starts with:
+# a build, a throwaway cluster, the Python modules, two ZeroMQ ports, and
+# $out for the subscribers' output.  On exit every process in pids is
+# killed and the scratch directory removed.
+wc_relay_test_setup()
+{
+	wc_build || wc_die "could not build walcast"
+	wc_ensure_user
+	wc_make_scratch
+	trap 'wc_kill_pids; wc_cleanup' EXIT
+	trap 'exit 130' INT TERM
+	wc_make_install
+	wc_cluster_init "$repo/regress/logical.conf"
+	wc_cluster_start
+	wc_py_init
+	wc_zmq_ports
+	out=$wc_scratch/out
+	mkdir -p "$out"
+}
+
 # wc_py_init: generate the Python protobuf modules into $wc_scratch/py and
 # set $wc_python to a Debian python3 that sees them and python3-zmq
 wc_py_init()
@@ -133,6 +166,14 @@ wc_check_summary()
 {
 	echo "${prog:-test}: $wc_passed of $((wc_passed + wc_failed)) checks passed"
 	[ "$wc_failed" -eq 0 ] && [ "$wc_passed" -gt 0 ]
+}
+
+# wc_paced_tables TABLE: create TABLE and TABLE_counter for wc_paced_workload
+wc_paced_tables()
+{
+	wc_psql -q -c "CREATE TABLE $1 (id int PRIMARY KEY, label text)" \
+		-c "CREATE TABLE ${1}_counter (n int, last int)" \
+		-c "INSERT INTO ${1}_counter VALUES (0, 0)" >/dev/null
 }
 
 # wc_paced_workload TABLE FIRST LAST: one transaction per id from FIRST to
