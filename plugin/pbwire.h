@@ -209,44 +209,46 @@ pb_begin_wide(StringInfo s, uint32 field)
 	return at;
 }
 
+/*
+ * Write the length of the nested message whose body follows the reserved
+ * bytes at offset at, moving the body when its varint needs another number
+ * of bytes than were reserved.
+ */
+static inline void
+pb_end_moving(StringInfo s, int at, int reserved)
+{
+	Size		len = s->len - at - reserved;
+	int			need = pb_varint_size(len);
+	unsigned char *p;
+
+	if (need > reserved)
+		pb_reserve(s, need - reserved);
+	p = (unsigned char *) s->data + at;
+	memmove(p + need, p + reserved, len);
+	s->len += need - reserved;
+	s->data[s->len] = '\0';
+	while (len >= 0x80)
+	{
+		*p++ = (unsigned char) (len | 0x80);
+		len >>= 7;
+	}
+	*p = (unsigned char) len;
+}
+
 /* Close the nested message opened at offset at by pb_begin_wide(). */
 static inline void
 pb_end_wide(StringInfo s, int at)
 {
 	Size		len = s->len - at - 2;
-	unsigned char *p = (unsigned char *) s->data + at;
 
 	if (likely(len >= 0x80 && len < 0x4000))
 	{
 		/* the two-byte varint it needs, canonical */
-		p[0] = (unsigned char) (len | 0x80);
-		p[1] = (unsigned char) (len >> 7);
-		return;
+		s->data[at] = (char) (len | 0x80);
+		s->data[at + 1] = (char) (len >> 7);
 	}
-	if (len < 0x80)
-	{
-		/* a one-byte length: the body moves back by one */
-		p[0] = (unsigned char) len;
-		memmove(p + 1, p + 2, len);
-		s->len--;
-		s->data[s->len] = '\0';
-		return;
-	}
-	/* 16 KiB or more: the body moves on to make room */
-	{
-		int			extra = pb_varint_size(len) - 2;
-
-		pb_reserve(s, extra);
-		p = (unsigned char *) s->data + at;
-		memmove(p + 2 + extra, p + 2, len);
-		s->len += extra;
-		while (len >= 0x80)
-		{
-			*p++ = (unsigned char) (len | 0x80);
-			len >>= 7;
-		}
-		*p = (unsigned char) len;
-	}
+	else
+		pb_end_moving(s, at, 2);
 }
 
 /* Close the nested message opened at offset at. */
@@ -254,25 +256,11 @@ static inline void
 pb_end(StringInfo s, int at)
 {
 	Size		len = s->len - at - 1;
-	int			extra;
-	unsigned char *p;
 
 	if (likely(len < 0x80))
-	{
 		s->data[at] = (char) len;
-		return;
-	}
-	extra = pb_varint_size(len) - 1;
-	pb_reserve(s, extra);
-	memmove(s->data + at + 1 + extra, s->data + at + 1, len);
-	s->len += extra;
-	p = (unsigned char *) s->data + at;
-	while (len >= 0x80)
-	{
-		*p++ = (unsigned char) (len | 0x80);
-		len >>= 7;
-	}
-	*p = (unsigned char) len;
+	else
+		pb_end_moving(s, at, 1);
 }
 
 #endif							/* WALCAST_PBWIRE_H */
