@@ -76,10 +76,17 @@
 static HTAB *RelationCache = NULL;
 static bool callbacks_registered = false;
 
+/*
+ * The entry found last: changes mostly come in runs on one table.  Entries
+ * are never removed, so the pointer stays good while the cache lives.
+ */
+static RelationEntry *LastEntry = NULL;
+
 static void
 relcache_reset(void *arg)
 {
 	RelationCache = NULL;
+	LastEntry = NULL;
 }
 
 static void
@@ -356,8 +363,12 @@ RelationEntry *
 relcache_lookup(WalcastData *data, Relation rel)
 {
 	Oid			relid = RelationGetRelid(rel);
-	RelationEntry *entry;
+	RelationEntry *entry = LastEntry;
 	bool		found;
+
+	if (likely(entry != NULL && entry->relid == relid && entry->valid &&
+			   entry->natts == RelationGetDescr(rel)->natts))
+		return entry;
 
 	entry = hash_search(RelationCache, &relid, HASH_ENTER, &found);
 	if (!found)
@@ -374,6 +385,7 @@ relcache_lookup(WalcastData *data, Relation rel)
 	 */
 	if (!entry->valid || entry->natts != RelationGetDescr(rel)->natts)
 		rebuild_entry(data, entry, rel);
+	LastEntry = entry;
 	return entry;
 }
 
