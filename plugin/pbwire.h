@@ -56,20 +56,24 @@ pb_varint_size(uint64 v)
 	return n;
 }
 
+/* Store a varint at p, with room already made; returns the end. */
+static inline char *
+pb_put_varint(char *p, uint64 v)
+{
+	while (v >= 0x80)
+	{
+		*p++ = (char) (v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (char) v;
+	return p;
+}
+
 static inline void
 pb_varint(StringInfo s, uint64 v)
 {
-	unsigned char *p;
-
 	pb_reserve(s, 10);
-	p = (unsigned char *) s->data + s->len;
-	while (v >= 0x80)
-	{
-		*p++ = (unsigned char) (v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (unsigned char) v;
-	s->len = (char *) p - s->data;
+	s->len = pb_put_varint(s->data + s->len, v) - s->data;
 }
 
 static inline void
@@ -126,23 +130,21 @@ pb_bool(StringInfo s, uint32 field, bool v)
 		pb_uint_always(s, field, 1);
 }
 
-static inline void
-pb_double_always(StringInfo s, uint32 field, double v)
+/* The wire form of a double and of a float: IEEE 754, little-endian. */
+static inline uint64
+pb_double_bits(double v)
 {
 	uint64		bits;
 
 	memcpy(&bits, &v, sizeof(bits));
 #ifdef WORDS_BIGENDIAN
-	bits = pg_bswap64(bits);	/* protobuf is little-endian */
+	bits = pg_bswap64(bits);
 #endif
-	pb_tag(s, field, PB_FIXED64);
-	pb_reserve(s, 8);
-	memcpy(s->data + s->len, &bits, 8);
-	s->len += 8;
+	return bits;
 }
 
-static inline void
-pb_float_always(StringInfo s, uint32 field, float v)
+static inline uint32
+pb_float_bits(float v)
 {
 	uint32		bits;
 
@@ -150,10 +152,7 @@ pb_float_always(StringInfo s, uint32 field, float v)
 #ifdef WORDS_BIGENDIAN
 	bits = pg_bswap32(bits);
 #endif
-	pb_tag(s, field, PB_FIXED32);
-	pb_reserve(s, 4);
-	memcpy(s->data + s->len, &bits, 4);
-	s->len += 4;
+	return bits;
 }
 
 static inline void
