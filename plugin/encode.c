@@ -533,14 +533,13 @@ numeric_text_write(const NumericText *nt, char *c)
 		*c++ = '0';
 	else
 	{
-		int			skip;
+		int			d = numeric_digit(nt->digits, nt->ndigits, 0);
+		int			skip = d >= 1000 ? 0 : d >= 100 ? 1 : d >= 10 ? 2 : 3;
 
 		/* the first group without its leading zeros, then whole groups */
-		numeric_digit4(group, numeric_digit(nt->digits, nt->ndigits, 0));
-		for (skip = 0; skip < NUM_DEC_DIGITS - 1 && group[skip] == '0'; skip++)
-			;
-		memcpy(c, group + skip, NUM_DEC_DIGITS - skip);
-		c += NUM_DEC_DIGITS - skip;
+		numeric_digit4(group, d);
+		for (int k = skip; k < NUM_DEC_DIGITS; k++)
+			*c++ = group[k];
 		for (int i = 1; i <= nt->weight; i++)
 		{
 			numeric_digit4(c, numeric_digit(nt->digits, nt->ndigits, i));
@@ -550,16 +549,20 @@ numeric_text_write(const NumericText *nt, char *c)
 	if (nt->dscale > 0)
 	{
 		int			left = nt->dscale;
+		int			i = nt->weight + 1;
 
+		/* whole groups, then the digits of a last one that dscale ends in */
 		*c++ = '.';
-		for (int i = nt->weight + 1; left > 0; i++)
+		for (; left >= NUM_DEC_DIGITS; i++, left -= NUM_DEC_DIGITS)
 		{
-			int			n = Min(left, NUM_DEC_DIGITS);
-
+			numeric_digit4(c, numeric_digit(nt->digits, nt->ndigits, i));
+			c += NUM_DEC_DIGITS;
+		}
+		if (left > 0)
+		{
 			numeric_digit4(group, numeric_digit(nt->digits, nt->ndigits, i));
-			memcpy(c, group, n);
-			c += n;
-			left -= n;
+			for (int k = 0; k < left; k++)
+				*c++ = group[k];
 		}
 	}
 	Assert(c - start == nt->len);
