@@ -687,16 +687,18 @@ json_append_scalar(StringInfo out, const JsonbValue *v)
 	}
 }
 
+/*
+ * A container through JsonbIterator, which keeps its stack on the heap: for
+ * documents nested deeper than json_write_container goes itself.
+ */
 static void
-encode_jsonb(StringInfo out, uint32 field, Datum value)
+json_write_iterated(StringInfo out, JsonbContainer *jc)
 {
-	Jsonb	   *jb = DatumGetJsonbP(value);
-	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbIterator *it = JsonbIteratorInit(jc);
 	JsonbIteratorToken token;
 	JsonbValue	v;
 	bool		separate = false;	/* a member or element came before */
 	bool		raw_scalar = false; /* a scalar stored as a one-element array */
-	int			at = pb_begin(out, field);
 
 	while ((token = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
 	{
@@ -740,6 +742,136 @@ encode_jsonb(StringInfo out, uint32 field, Datum value)
 				break;
 		}
 	}
+}
+
+/*
+ * Containers nested deeper than this go through json_write_iterated, so
+ * that no document can exhaust the stack here.
+ */
+#define JSON_MAX_DEPTH	32
+
+static void json_write_container(StringInfo out, JsonbContainer *jc,
+								 int depth);
+
+/*
+ * One child of a container, read from jsonb's stored form (utils/jsonb.h,
+ * stable across versions for pg_upgrade): its JEntry je, and its data at
+ * base + off up to base + end.  Numerics and containers start at the next
+ * int-aligned offset.  PostgreSQL 15 stores no other kinds of child.
+ */
+static void
+json_write_child(StringInfo out, JEntry je, char *base, uint32 off,
+				 uint32 end, int depth)
+{
+	switch (je & JENTRY_TYPEMASK)
+	{
+		case JENTRY_ISSTRING:
+			json_append_string(out, base + off, end - off);
+			break;
+		case JENTRY_ISNUMERIC:
+			{
+				NumericText nt;
+
+				numeric_text_prepare((struct varlena *) (base + INTALIGN(off)), &nt);
+				pb_reserve(out, nt.len);
+				numeric_text_write(&nt, out->data + out->len);
+				out->len += nt.len;
+				break;
+			}
+		case JENTRY_ISBOOL_FALSE:
+			appendBinaryStringInfo(out, "false", 5);
+			break;
+		case JENTRY_ISBOOL_TRUE:
+			appendBinaryStringInfo(out, "true", 4);
+			break;
+		case JENTRY_ISCONTAINER:
+			json_write_container(out, (JsonbContainer *) (base + INTALIGN(off)),
+								 depth + 1);
+			break;
+		case JENTRY_ISNULL:
+		default:
+			Assert((je & JENTRY_TYPEMASK) == JENTRY_ISNULL);
+			appendBinaryStringInfo(out, "null", 4);
+			break;
+	}
+}
+
+/*
+ * A jsonb container as JSON text, read straight from its stored form.
+ * An object's children are its keys, in stored order, then their values in
+ * the same order, each with its data in that order after the JEntry array.
+ * JBE_ADVANCE_OFFSET walks from one child's data to the next.
+ */
+static void
+json_write_container(StringInfo out, JsonbContainer *jc, int depth)
+{
+	int			count = JsonContainerSize(jc);
+	uint32		off = 0;
+	char	   *base;
+
+	if (unlikely(depth > JSON_MAX_DEPTH))
+	{
+		json_write_iterated(out, jc);
+		return;
+	}
+	if (JsonContainerIsObject(jc))
+	{
+		uint32		value_off = 0;
+
+		base = (char *) &jc->children[count * 2];
+		for (int i = 0; i < count; i++)
+			JBE_ADVANCE_OFFSET(value_off, jc->children[i]);
+		appendStringInfoCharMacro(out, '{');
+		for (int i = 0; i < count; i++)
+		{
+			JEntry		key = jc->children[i];
+			JEntry		value = jc->children[count + i];
+			uint32		key_end = off;
+			uint32		value_end = value_off;
+
+			JBE_ADVANCE_OFFSET(key_end, key);
+			JBE_ADVANCE_OFFSET(value_end, value);
+			if (i > 0)
+				json_append2(out, ", ");
+			json_append_string(out, base + off, key_end - off);
+			json_append2(out, ": ");
+			json_write_child(out, value, base, value_off, value_end, depth);
+			off = key_end;
+			value_off = value_end;
+		}
+		appendStringInfoCharMacro(out, '}');
+	}
+	else
+	{
+		/* an array, or a scalar stored as an array of one without brackets */
+		bool		brackets = !JsonContainerIsScalar(jc);
+
+		base = (char *) &jc->children[count];
+		if (brackets)
+			appendStringInfoCharMacro(out, '[');
+		for (int i = 0; i < count; i++)
+		{
+			JEntry		elem = jc->children[i];
+			uint32		end = off;
+
+			JBE_ADVANCE_OFFSET(end, elem);
+			if (i > 0)
+				json_append2(out, ", ");
+			json_write_child(out, elem, base, off, end, depth);
+			off = end;
+		}
+		if (brackets)
+			appendStringInfoCharMacro(out, ']');
+	}
+}
+
+static void
+encode_jsonb(StringInfo out, uint32 field, Datum value)
+{
+	Jsonb	   *jb = DatumGetJsonbP(value);
+	int			at = pb_begin(out, field);
+
+	json_write_container(out, &jb->root, 0);
 	pb_end(out, at);
 	free_copy((struct varlena *) jb, value);
 }

@@ -18,6 +18,15 @@ INSERT INTO json_text VALUES
 INSERT INTO json_text
 SELECT 19, jsonb_object_agg('key' || g, jsonb_build_array(g, 'v' || g, g * 1.5, g % 2 = 0))
   FROM generate_series(1, 3000) g;
+-- an array long enough that its entries store offsets, not only lengths
+INSERT INTO json_text
+SELECT 20, jsonb_agg(CASE g % 4 WHEN 0 THEN to_jsonb(g) WHEN 1 THEN to_jsonb('s' || g)
+                            WHEN 2 THEN jsonb_build_object('k', g) ELSE 'null' END)
+  FROM generate_series(1, 100) g;
+-- nested deeper than walcast walks the stored form itself (32 levels)
+INSERT INTO json_text VALUES
+	(21, (repeat('[{"a": ', 40) || '1.50' || repeat('}]', 40))::jsonb),
+	(22, (repeat('{"k": [', 20) || '"x", {}' || repeat(']}', 20))::jsonb);
 
 -- decode prints short values quoted and long ones as length and md5
 SELECT t.id,
