@@ -14,34 +14,38 @@
 # "terminating walsender process due to replication timeout" at the next
 # write, and the client loses its connection.
 #
-# Starts a throwaway cluster (scripts/lib.sh, regress/logical.conf) and
-# pg_recvlogical on a walcast slot with include-tables=public.small,
-# wal_sender_timeout=$PROGRESS_TIMEOUT_MS ms (default 1000) and
-# logical_decoding_work_mem=64kB (so the transaction spills to disk, and
-# its replay reads it back) for its connection only (PGOPTIONS),
-# --status-interval=0 (it replies only when the walsender asks) and
-# --no-loop (it exits when the connection is lost).  Then one transaction
-# inserts $PROGRESS_ROWS rows (default 4,000,000) into the excluded table
-# big and, last, one row into small.  Before its COMMIT the test waits
-# until the walsender has read all of its WAL (pg_switch_wal() flushes it;
-# the WAL of an open transaction is otherwise flushed only as WAL buffers
-# fill or at the bgwriter's next standby snapshot), so the time from
-# COMMIT to the small row's arrival is the replay alone.  A second
-# transaction inserts one more row into small.
+# Starts a throwaway cluster (scripts/lib.sh, regress/logical.conf) and,
+# for each case below, pg_recvlogical on a fresh walcast slot with
+# include-tables=public.small, wal_sender_timeout=$PROGRESS_TIMEOUT_MS ms
+# (default 500) and logical_decoding_work_mem=64kB (so a large transaction
+# spills to disk, and its replay reads it back) for its connection only
+# (PGOPTIONS), --status-interval=0 (it replies only when the walsender
+# asks) and --no-loop (it exits when the connection is lost).  In each case
+# one transaction makes $PROGRESS_ROWS (default 3,000,000) changes that are
+# not sent and, last, inserts a row into small.  Before its COMMIT the test
+# waits until the walsender has read all of its WAL (pg_switch_wal()
+# flushes it; the WAL of an open transaction is otherwise flushed only as
+# WAL buffers fill or at the bgwriter's next standby snapshot), so the
+# time from COMMIT to the small row's arrival is the replay alone.  A
+# second transaction inserts one more row into small.
 #
-# Passes when pg_recvlogical received both rows of small and none of big,
-# is still running, and the server log has no replication timeout.  A
-# replay shorter than the timeout shows nothing, so the test also fails
-# unless the replay took at least twice wal_sender_timeout (raise
-# PROGRESS_ROWS then); the default makes it about five times.  Without the
-# progress calls the walsender ends the connection at the first write after
-# the replay, before the row of small goes out.
+# A case passes when pg_recvlogical received both rows of small and no
+# more than 4 kB in all (nothing of the filtered changes), is still
+# running, and the server log has no replication timeout.  A replay shorter than the timeout shows nothing,
+# so a case that should replay long also fails unless its replay took at
+# least twice wal_sender_timeout (raise PROGRESS_ROWS then); the defaults
+# make it about six times here.  Without progress the walsender ends
+# the connection at the first write after the replay, before the row of
+# small goes out.  The cases:
 #
-# It runs a second time with the plugin's streaming option: the
-# transaction then goes out in pieces of logical_decoding_work_mem as it is
-# decoded, the walsender's main loop runs between them, and this case
-# passes even without the progress calls.  It shows that streaming a
-# filtered transaction sends nothing of it and does not time out either.
+#   spill    the rows are copied into big, which include-tables leaves out
+#   stream   the same with the plugin's streaming option: the transaction
+#            goes out in pieces of logical_decoding_work_mem as it is
+#            decoded and the walsender's main loop runs between them, so
+#            this case passes even without the progress calls; it shows
+#            that a streamed filtered transaction sends nothing of it and
+#            does not time out either
+#
 # KEEP=1 keeps the scratch directory.
 #
 set -euo pipefail
@@ -53,8 +57,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/relay-lib.sh
 . "$repo/scripts/relay-lib.sh"
 
-rows=${PROGRESS_ROWS:-4000000}
-timeout_ms=${PROGRESS_TIMEOUT_MS:-1000}
+rows=${PROGRESS_ROWS:-3000000}
+timeout_ms=${PROGRESS_TIMEOUT_MS:-500}
 timeout_msg='terminating walsender process due to replication timeout'
 
 wc_build || wc_die "could not build walcast"
@@ -123,15 +127,16 @@ alive()
 
 failed=0
 
-# run_case LABEL LONG_REPLAY OPTION...: stream through a fresh slot with
-# pg_recvlogical given the plugin OPTIONs, run the two transactions, check
-# what arrived; LONG_REPLAY yes: the replay at COMMIT must have lasted at
-# least twice wal_sender_timeout
+# run_case LABEL LONG_REPLAY WORK OPTION...: stream through a fresh slot
+# with pg_recvlogical given the plugin OPTIONs; run the transaction of WORK
+# (SQL, its filtered-out changes) and a row of small, then a second row of
+# small; check what arrived.  LONG_REPLAY yes: the replay at COMMIT must
+# have lasted at least twice wal_sender_timeout.
 run_case()
 {
-	local label=$1 long_replay=$2 slot=progress_$1 app=progress_$1 pid out err
-	local opts=() o i t0 t1 replay replay_ms ok=1 errors_before
-	shift 2
+	local label=$1 long_replay=$2 work=$3 slot=progress_$1 app=progress_$1
+	local opts=() o i t0 t1 replay replay_ms ok=1 errors_before pid out err
+	shift 3
 	for o in "$@"; do
 		opts+=(-o "$o")
 	done
@@ -153,7 +158,7 @@ run_case()
 	t0=$(now)
 	wc_psql -q -v app="$app" <<EOF_SQL >/dev/null
 BEGIN;
-\\copy big FROM PROGRAM 'seq 1 $rows'
+$work
 INSERT INTO small (note) VALUES ('progress-$label-first');
 SELECT pg_current_wal_insert_lsn() AS lsn \gset
 SELECT pg_switch_wal();
@@ -161,7 +166,7 @@ SELECT wait_sent(:'app', :'lsn');
 COMMIT;
 EOF_SQL
 	t1=$(now)
-	echo "$label: inserted $rows rows into big and one into small, decoded before COMMIT, in $(elapsed "$t0" "$t1")s"
+	echo "$label: ${work%;}, and a row of small: decoded before COMMIT in $(elapsed "$t0" "$t1")s"
 
 	while alive "$pid" && ! has "progress-$label-first" "$out"; do
 		sleep 0.05
@@ -183,7 +188,7 @@ EOF_SQL
 	done
 
 	if ! has "progress-$label-first" "$out"; then
-		echo "$label: FAILED, pg_recvlogical did not receive the row of small written after $rows filtered rows"
+		echo "$label: FAILED, pg_recvlogical did not receive the row of small written after the filtered changes"
 		ok=0
 	elif [ "$long_replay" = yes ] && [ "$replay_ms" -lt $((2 * timeout_ms)) ]; then
 		echo "$label: FAILED, the replay took less than twice wal_sender_timeout, so this run shows nothing: raise PROGRESS_ROWS"
@@ -224,7 +229,7 @@ wc_psql_true()
 	[ "$(wc_psql -At -c "$1")" = t ]
 }
 
-run_case spill yes
-run_case stream no streaming=on
+run_case spill yes "\\copy big FROM PROGRAM 'seq 1 $rows'"
+run_case stream no "\\copy big FROM PROGRAM 'seq 1 $rows'" streaming=on
 
 [ "$failed" -eq 0 ]
