@@ -315,8 +315,10 @@ rebuild_entry(WalcastData *data, RelationEntry *entry, Relation rel)
 	entry->context = AllocSetContextCreate(data->cachectx,
 										   "walcast relation",
 										   ALLOCSET_SMALL_SIZES);
-	entry->publish = walcast_table_matches(&data->opt, schema,
-										   RelationGetRelationName(rel));
+	/* the transient heap of a table rewrite is never a table to send */
+	entry->publish =
+		!OidIsValid(rel->rd_rel->relrewrite) &&
+		walcast_table_matches(&data->opt, schema, RelationGetRelationName(rel));
 	entry->replident = rel->rd_rel->relreplident;
 	entry->definition = NULL;
 	entry->definition_len = 0;

@@ -185,7 +185,15 @@ walcast_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	 * caller deletes, so there is no shutdown callback.
 	 */
 	opt->output_type = OUTPUT_PLUGIN_BINARY_OUTPUT;
-	opt->receive_rewrites = false;
+
+	/*
+	 * The rows a table rewrite (ALTER TABLE ... TYPE) writes into its
+	 * transient heap are never sent (relcache.c never publishes that heap),
+	 * but we ask for them so each one reaches skipped_change: otherwise
+	 * PostgreSQL 15 replays them without calling the plugin, and a large
+	 * rewrite keeps the walsender from its replies past wal_sender_timeout.
+	 */
+	opt->receive_rewrites = true;
 
 	walcast_parse_options(&data->opt, ctx->output_plugin_options);
 	ctx->streaming &= data->opt.streaming;
