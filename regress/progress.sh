@@ -31,10 +31,10 @@
 #
 # A case passes when pg_recvlogical received both rows of small and no
 # more than 4 kB in all (nothing of the filtered changes), is still
-# running, and the server log has no replication timeout.  A replay shorter than the timeout shows nothing,
-# so a case that should replay long also fails unless its replay took at
-# least twice wal_sender_timeout (raise PROGRESS_ROWS then); the defaults
-# make it four to nine times here.  Without progress the walsender ends
+# running, and the server log has no replication timeout.  A replay
+# shorter than the timeout shows nothing, so a case that should replay
+# long also fails unless its replay took at least twice wal_sender_timeout
+# (raise PROGRESS_ROWS then); the defaults make it four to nine times here.  Without progress the walsender ends
 # the connection at the first write after the replay, before the row of
 # small goes out.  The cases:
 #
