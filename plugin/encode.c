@@ -654,6 +654,18 @@ json_append2(StringInfo out, const char *two)
 	out->len += 2;
 }
 
+/* a JSON number: numeric's text */
+static void
+json_append_numeric(StringInfo out, const struct varlena *num)
+{
+	NumericText nt;
+
+	numeric_text_prepare(num, &nt);
+	pb_reserve(out, nt.len);
+	numeric_text_write(&nt, out->data + out->len);
+	out->len += nt.len;
+}
+
 static void
 json_append_scalar(StringInfo out, const JsonbValue *v)
 {
@@ -672,15 +684,8 @@ json_append_scalar(StringInfo out, const JsonbValue *v)
 			json_append_string(out, v->val.string.val, v->val.string.len);
 			break;
 		case jbvNumeric:
-			{
-				NumericText nt;
-
-				numeric_text_prepare((struct varlena *) v->val.numeric, &nt);
-				pb_reserve(out, nt.len);
-				numeric_text_write(&nt, out->data + out->len);
-				out->len += nt.len;
-				break;
-			}
+			json_append_numeric(out, (struct varlena *) v->val.numeric);
+			break;
 		default:
 			/* binary containers are not returned by an unnested walk */
 			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
@@ -769,15 +774,8 @@ json_write_child(StringInfo out, JEntry je, char *base, uint32 off,
 			json_append_string(out, base + off, end - off);
 			break;
 		case JENTRY_ISNUMERIC:
-			{
-				NumericText nt;
-
-				numeric_text_prepare((struct varlena *) (base + INTALIGN(off)), &nt);
-				pb_reserve(out, nt.len);
-				numeric_text_write(&nt, out->data + out->len);
-				out->len += nt.len;
-				break;
-			}
+			json_append_numeric(out, (struct varlena *) (base + INTALIGN(off)));
+			break;
 		case JENTRY_ISBOOL_FALSE:
 			appendBinaryStringInfo(out, "false", 5);
 			break;
