@@ -628,17 +628,25 @@ json_append_escaped(StringInfo out, const char *s, int len)
 	appendBinaryStringInfo(out, s + run, len - run);
 }
 
-/* a JSON string: mostly nothing to escape, so copied in one piece */
+/*
+ * A JSON string.  Mostly there is nothing to escape: the characters are
+ * copied as they are checked, which for the short strings of keys and
+ * values beats a scan and then a call to memcpy.
+ */
 static void
 json_append_string(StringInfo out, const char *s, int len)
 {
+	char	   *p;
 	int			plain = 0;
 
-	while (plain < len && !json_needs_escape((unsigned char) s[plain]))
-		plain++;
 	pb_reserve(out, len + 2);
-	out->data[out->len] = '"';
-	memcpy(out->data + out->len + 1, s, plain);
+	p = out->data + out->len;
+	*p++ = '"';
+	while (plain < len && !json_needs_escape((unsigned char) s[plain]))
+	{
+		p[plain] = s[plain];
+		plain++;
+	}
 	out->len += 1 + plain;
 	if (unlikely(plain < len))
 		json_append_escaped(out, s + plain, len - plain);
