@@ -75,8 +75,18 @@ wait "$workload_pid"
 echo "workload done: $transactions transactions"
 
 wc_reference ref
-wc_wait_for 60 "both durable subscribers to apply the last transaction" \
-	wc_has_applied py c
+if ! (wc_wait_for 60 "both durable subscribers to apply the last transaction" \
+	wc_has_applied py c); then
+	# what each side last saw, for the failure's report
+	echo "the reference's last transaction: $ref_last"
+	for f in py c; do
+		echo "--- $f: $(grep -c '^COMMIT ' "$out/$f" 2>/dev/null || echo 0) transactions, the last $(grep '^COMMIT ' "$out/$f" 2>/dev/null | tail -n 1)"
+		tail -n 5 "$out/$f.err"
+	done
+	echo "--- the relay's log"
+	tail -n 30 "$wc_scratch/relay.log"
+	exit 1
+fi
 
 wc_check "the relay was killed $kills times while streaming" \
 	test "$(streams_started)" -gt "$kills"
