@@ -240,7 +240,18 @@ handle_hello(Durable *durable, const uint8_t *routing_id, size_t routing_len,
 		free(text);
 		return;
 	}
-	if (sub->online)
+	if (sub->online && sub->routing_len == routing_len &&
+		memcmp(sub->routing_id, routing_id, routing_len) == 0)
+	{
+		/*
+		 * The session's own connection says Hello again: the subscriber
+		 * starts over (it thought the relay had restarted, or its first
+		 * Hello unheard), from what it says it applied and with the credit
+		 * it gives now.
+		 */
+		end_session(sub, "started its session again");
+	}
+	else if (sub->online)
 	{
 		/*
 		 * Another connection holds the name.  If its peer is still there

@@ -301,7 +301,9 @@ take_durable(WcSub *sub, int total, WcSubMessage *msg, WcError *err)
 	switch (rm->body_case)
 	{
 		case WALCAST__V1__RELAY_MESSAGE__BODY_WELCOME:
+			/* the session starts with the credit our last Hello gave */
 			sub->welcomed = true;
+			sub->consumed = 0;
 			sub->busy_since = 0;
 			sub->session_timeout = rm->welcome->session_timeout > 0 ?
 				(int) rm->welcome->session_timeout : 30;

@@ -14,6 +14,9 @@
 #   4. With --lag-policy hold, one past the limit keeps holding the WAL and
 #      the relay warns.
 #   5. --metrics serves all of it to Prometheus.
+#   6. A subscriber that says Hello again on its connection (as one does
+#      that thinks the relay restarted) starts its session over; it is not
+#      refused as a second process under its name.
 #
 set -euo pipefail
 
@@ -34,6 +37,13 @@ durable_client()
 	"$wc_python" "$repo/regress/py/relay_check.py" durable \
 		--endpoint "$wc_durable" --name "$name" --out "$out/$name" "$@" \
 		2>>"$out/$name.err"
+}
+
+# streaming_again N: whether the relay has started streaming more than N
+# times
+streaming_again()
+{
+	[ "$(grep -c 'streaming from replication slot' "$wc_scratch/relay.log")" -gt "$1" ]
 }
 
 insert_rows()
@@ -173,5 +183,28 @@ wc_check "the retained WAL shows it too" \
 wc_check "the relay counted the 2000-row transaction" \
 	test "$(metric 'walcast_relay_messages_total{slot="walcast"}')" -ge 2000
 wc_check "another path is 404" grep -q '^# /other: 404$' "$out/metrics"
+
+echo "--- 6. a subscriber says Hello twice on one connection"
+wc_stop_pid "$wc_relay_pid" || true
+streams=$(grep -c 'streaming from replication slot' "$wc_scratch/relay.log")
+wc_relay_start relay -d "dbname=postgres" -s 1 --subscriber a --subscriber h \
+	--subscriber r
+pids+=("$wc_relay_pid")
+wc_wait_for 20 "the relay to stream again" streaming_again "$streams"
+wc_psql -q -c "SELECT pg_create_logical_replication_slot('ref6', 'walcast')" >/dev/null
+(exec "$wc_python" "$repo/regress/py/relay_check.py" durable \
+	--endpoint "$wc_durable" --name r --out "$out/r" --credit 20 --hello-twice \
+	2>>"$out/r.err") &
+pids+=("$!")
+for i in $(seq 8000 8029); do
+	insert_rows "$i" "$i" 10
+done
+wc_reference ref6
+wc_wait_for 30 "r to apply the last of the 30 transactions" \
+	grep -qx "$ref_last" "$out/r"
+wc_check "r got the 30 transactions once, in order, though it said Hello twice" \
+	cmp "$out/ref" <(tail -c "$(stat -c %s "$out/ref")" "$out/r")
+wc_check "r was not refused as a second process under its name" \
+	bash -c "! grep -q 'durable subscriber \"r\" is already connected' '$wc_scratch/relay.log'"
 
 wc_check_summary

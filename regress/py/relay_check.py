@@ -138,6 +138,8 @@ def durable(args):
                                    applied_lsn=txs.applied, credit=args.credit))
 
     hello()
+    if args.hello_twice:
+        hello()                     # as a client does that thinks it was not heard
     consumed = 0
     last = time.monotonic()         # the relay's last word
     last_delivery = last
@@ -277,6 +279,7 @@ def main():
     d.add_argument('--credit', type=int, default=1000)
     d.add_argument('--idle-exit', type=float, default=0)
     d.add_argument('--pause', type=float, default=0)
+    d.add_argument('--hello-twice', action='store_true')
     r = sub.add_parser('reference')
     r.add_argument('--out', required=True)
     t = sub.add_parser('tail')
