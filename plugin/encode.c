@@ -453,10 +453,8 @@ typedef struct NumericText
 } NumericText;
 
 static void
-numeric_text_prepare(const struct varlena *v, NumericText *nt)
+numeric_text_prepare(const char *p, int len, NumericText *nt)
 {
-	const char *p = VARDATA_ANY(v);
-	int			len = VARSIZE_ANY_EXHDR(v);
 	uint16		header;
 	int			first;
 
@@ -662,13 +660,26 @@ json_append2(StringInfo out, const char *two)
 	out->len += 2;
 }
 
-/* a JSON number: numeric's text */
+/*
+ * A JSON number: numeric's text.  num is a numeric varlena, which inside a
+ * jsonb read in place may be unaligned: its header is read bytewise.
+ */
 static void
-json_append_numeric(StringInfo out, const struct varlena *num)
+json_append_numeric(StringInfo out, const char *num)
 {
 	NumericText nt;
 
-	numeric_text_prepare(num, &nt);
+	if (VARATT_IS_1B(num))
+		numeric_text_prepare(num + VARHDRSZ_SHORT,
+							 VARSIZE_1B(num) - VARHDRSZ_SHORT, &nt);
+	else
+	{
+		varattrib_4b header;
+
+		memcpy(&header, num, sizeof(uint32));
+		numeric_text_prepare(num + VARHDRSZ, VARSIZE_4B(&header) - VARHDRSZ,
+							 &nt);
+	}
 	pb_reserve(out, nt.len);
 	numeric_text_write(&nt, out->data + out->len);
 	out->len += nt.len;
@@ -692,7 +703,7 @@ json_append_scalar(StringInfo out, const JsonbValue *v)
 			json_append_string(out, v->val.string.val, v->val.string.len);
 			break;
 		case jbvNumeric:
-			json_append_numeric(out, (struct varlena *) v->val.numeric);
+			json_append_numeric(out, (const char *) v->val.numeric);
 			break;
 		default:
 			/* binary containers are not returned by an unnested walk */
@@ -763,8 +774,18 @@ json_write_iterated(StringInfo out, JsonbContainer *jc)
  */
 #define JSON_MAX_DEPTH	32
 
-static void json_write_container(StringInfo out, JsonbContainer *jc,
+static void json_write_container(StringInfo out, const char *jc, uint32 len,
 								 int depth);
+
+/* a uint32 of jsonb's stored form, which may be unaligned here */
+static inline uint32
+jsonb_u32(const char *p)
+{
+	uint32		v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
 
 /*
  * One child of a container, read from jsonb's stored form (utils/jsonb.h,
@@ -773,7 +794,7 @@ static void json_write_container(StringInfo out, JsonbContainer *jc,
  * int-aligned offset.  PostgreSQL 15 stores no other kinds of child.
  */
 static void
-json_write_child(StringInfo out, JEntry je, char *base, uint32 off,
+json_write_child(StringInfo out, JEntry je, const char *base, uint32 off,
 				 uint32 end, int depth)
 {
 	switch (je & JENTRY_TYPEMASK)
@@ -782,7 +803,7 @@ json_write_child(StringInfo out, JEntry je, char *base, uint32 off,
 			json_append_string(out, base + off, end - off);
 			break;
 		case JENTRY_ISNUMERIC:
-			json_append_numeric(out, (struct varlena *) (base + INTALIGN(off)));
+			json_append_numeric(out, base + INTALIGN(off));
 			break;
 		case JENTRY_ISBOOL_FALSE:
 			appendBinaryStringInfo(out, "false", 5);
@@ -791,8 +812,8 @@ json_write_child(StringInfo out, JEntry je, char *base, uint32 off,
 			appendBinaryStringInfo(out, "true", 4);
 			break;
 		case JENTRY_ISCONTAINER:
-			json_write_container(out, (JsonbContainer *) (base + INTALIGN(off)),
-								 depth + 1);
+			json_write_container(out, base + INTALIGN(off),
+								 end - INTALIGN(off), depth + 1);
 			break;
 		case JENTRY_ISNULL:
 		default:
@@ -803,35 +824,46 @@ json_write_child(StringInfo out, JEntry je, char *base, uint32 off,
 }
 
 /*
- * A jsonb container as JSON text, read straight from its stored form.
- * An object's children are its keys, in stored order, then their values in
- * the same order, each with its data in that order after the JEntry array.
- * JBE_ADVANCE_OFFSET walks from one child's data to the next.
+ * A jsonb container of len bytes at jc as JSON text, read straight from its
+ * stored form, in place.  The offsets inside a container are relative to
+ * its start, so it reads the same where that start is not aligned (a short
+ * value, stored with a one-byte varlena header): every uint32 is read with
+ * memcpy.  An object's children are its keys, in stored order, then their
+ * values in the same order, each with its data in that order after the
+ * JEntry array.  JBE_ADVANCE_OFFSET walks from one child's data to the
+ * next.
  */
 static void
-json_write_container(StringInfo out, JsonbContainer *jc, int depth)
+json_write_container(StringInfo out, const char *jc, uint32 len, int depth)
 {
-	int			count = JsonContainerSize(jc);
+	uint32		header = jsonb_u32(jc);
+	int			count = header & JB_CMASK;
+	const char *children = jc + sizeof(uint32);
 	uint32		off = 0;
-	char	   *base;
+	const char *base;
 
 	if (unlikely(depth > JSON_MAX_DEPTH))
 	{
-		json_write_iterated(out, jc);
+		/* JsonbIterator reads the container in place: align it first */
+		char	   *copy = palloc(len);
+
+		memcpy(copy, jc, len);
+		json_write_iterated(out, (JsonbContainer *) copy);
+		pfree(copy);
 		return;
 	}
-	if (JsonContainerIsObject(jc))
+	if (header & JB_FOBJECT)
 	{
 		uint32		value_off = 0;
 
-		base = (char *) &jc->children[count * 2];
+		base = children + count * 2 * sizeof(JEntry);
 		for (int i = 0; i < count; i++)
-			JBE_ADVANCE_OFFSET(value_off, jc->children[i]);
+			JBE_ADVANCE_OFFSET(value_off, jsonb_u32(children + i * sizeof(JEntry)));
 		appendStringInfoCharMacro(out, '{');
 		for (int i = 0; i < count; i++)
 		{
-			JEntry		key = jc->children[i];
-			JEntry		value = jc->children[count + i];
+			JEntry		key = jsonb_u32(children + i * sizeof(JEntry));
+			JEntry		value = jsonb_u32(children + (count + i) * sizeof(JEntry));
 			uint32		key_end = off;
 			uint32		value_end = value_off;
 
@@ -850,14 +882,14 @@ json_write_container(StringInfo out, JsonbContainer *jc, int depth)
 	else
 	{
 		/* an array, or a scalar stored as an array of one without brackets */
-		bool		brackets = !JsonContainerIsScalar(jc);
+		bool		brackets = (header & JB_FSCALAR) == 0;
 
-		base = (char *) &jc->children[count];
+		base = children + count * sizeof(JEntry);
 		if (brackets)
 			appendStringInfoCharMacro(out, '[');
 		for (int i = 0; i < count; i++)
 		{
-			JEntry		elem = jc->children[i];
+			JEntry		elem = jsonb_u32(children + i * sizeof(JEntry));
 			uint32		end = off;
 
 			JBE_ADVANCE_OFFSET(end, elem);
@@ -871,15 +903,20 @@ json_write_container(StringInfo out, JsonbContainer *jc, int depth)
 	}
 }
 
+/*
+ * jsonb as JSON text.  A value stored inline is read where it lies, without
+ * the aligned copy DatumGetJsonbP makes of a short one; a compressed or
+ * out-of-line one is detoasted first.
+ */
 static void
 encode_jsonb(StringInfo out, uint32 field, Datum value)
 {
-	Jsonb	   *jb = DatumGetJsonbP(value);
+	struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value));
 	int			at = pb_begin(out, field);
 
-	json_write_container(out, &jb->root, 0);
+	json_write_container(out, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), 0);
 	pb_end(out, at);
-	free_copy((struct varlena *) jb, value);
+	free_copy(v, value);
 }
 
 /*
@@ -1117,7 +1154,7 @@ encode_value(StringInfo out, uint32 field, TypeCodec *codec, Datum value)
 				struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(value));
 				NumericText nt;
 
-				numeric_text_prepare(v, &nt);
+				numeric_text_prepare(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), &nt);
 				numeric_text_write(&nt, value_bytes_head(out, field,
 														 F_VAL_NUMERIC,
 														 nt.len));
