@@ -95,7 +95,7 @@ wc_cluster_start
 
 out=$wc_scratch/out
 mkdir -p "$out"
-pub_port=$(wc_free_port 56000)
+pub_port=$(wc_free_port 26000)
 durable_port=$(wc_free_port $((pub_port + 1)))
 publish=tcp://127.0.0.1:$pub_port
 durable=tcp://127.0.0.1:$durable_port

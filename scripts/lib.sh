@@ -131,11 +131,17 @@ wc_write_conf()
 	fi
 }
 
-# wc_free_port [FIRST]: print the first TCP port from FIRST (55432) up that
+# wc_free_port [FIRST]: print the first TCP port from FIRST (25432) up that
 # nobody listens on at 127.0.0.1 and that has no socket file in /tmp
+#
+# The tests' servers and sockets listen below Linux's ephemeral range
+# (32768 to 60999 by default): a port in it can be taken at any moment as
+# the source port of some outgoing connection, which makes the next bind
+# fail with "Address already in use" (CI saw it once, for a standby), or
+# could let a client reconnecting to a stopped relay connect to itself.
 wc_free_port()
 {
-	local port=${1:-55432}
+	local port=${1:-25432}
 
 	while [ "$port" -lt 65535 ]; do
 		if [ ! -e "/tmp/.s.PGSQL.$port" ] &&
@@ -158,7 +164,7 @@ wc_cluster_init()
 {
 	local conf=$1
 
-	wc_port=$(wc_free_port "${wc_port:-55432}")
+	wc_port=$(wc_free_port "${wc_port:-25432}")
 	wc_pgdata=$wc_scratch/data
 	wc_sockdir=$wc_scratch/sock
 	mkdir -p "$wc_sockdir"

@@ -64,7 +64,7 @@ wc_py_init()
 # wc_zmq_ports: set $wc_pub_port and $wc_durable_port to free TCP ports
 wc_zmq_ports()
 {
-	wc_pub_port=$(wc_free_port "${1:-$((56000 + RANDOM % 4000))}")
+	wc_pub_port=$(wc_free_port "${1:-$((26000 + RANDOM % 4000))}")
 	wc_durable_port=$(wc_free_port $((wc_pub_port + 1)))
 	wc_pub=tcp://127.0.0.1:$wc_pub_port
 	wc_durable=tcp://127.0.0.1:$wc_durable_port
