@@ -38,14 +38,7 @@ peak_margin_pct=10
 
 [ -r /proc/self/status ] || wc_die "/proc is not readable: cannot measure memory"
 
-wc_build || wc_die "could not build walcast"
-wc_ensure_user
-wc_make_scratch
-trap wc_cleanup EXIT
-trap 'exit 130' INT TERM
-wc_make_install
-wc_cluster_init "$repo/regress/logical.conf"
-wc_cluster_start
+wc_throwaway_cluster
 
 wc_psql -q <<'EOF_SQL' >/dev/null
 CREATE TABLE mem_rows (

@@ -66,14 +66,7 @@ rewrite_rows=$rows
 timeout_ms=${PROGRESS_TIMEOUT_MS:-500}
 timeout_msg='terminating walsender process due to replication timeout'
 
-wc_build || wc_die "could not build walcast"
-wc_ensure_user
-wc_make_scratch
-trap 'wc_kill_pids; wc_cleanup' EXIT
-trap 'exit 130' INT TERM
-wc_make_install
-wc_cluster_init "$repo/regress/logical.conf"
-wc_cluster_start
+wc_throwaway_cluster
 
 wc_psql -q <<'EOF_SQL' >/dev/null
 CREATE TABLE big (id int);

@@ -39,13 +39,6 @@ durable_client()
 		2>>"$out/$name.err"
 }
 
-# streaming_again N: whether the relay has started streaming more than N
-# times
-streaming_again()
-{
-	[ "$(grep -c 'streaming from replication slot' "$wc_scratch/relay.log")" -gt "$1" ]
-}
-
 insert_rows()
 {
 	wc_psql -q -c "INSERT INTO d SELECT g, repeat('x', $3) FROM generate_series($1, $2) g" >/dev/null
@@ -186,11 +179,11 @@ wc_check "another path is 404" grep -q '^# /other: 404$' "$out/metrics"
 
 echo "--- 6. a subscriber says Hello twice on one connection"
 wc_stop_pid "$wc_relay_pid" || true
-streams=$(grep -c 'streaming from replication slot' "$wc_scratch/relay.log")
+streams=$(wc_streams_started)
 wc_relay_start relay -d "dbname=postgres" -s 1 --subscriber a --subscriber h \
 	--subscriber r
 pids+=("$wc_relay_pid")
-wc_wait_for 20 "the relay to stream again" streaming_again "$streams"
+wc_wait_for 20 "the relay to stream again" wc_streaming_again "$streams"
 wc_psql -q -c "SELECT pg_create_logical_replication_slot('ref6', 'walcast')" >/dev/null
 (exec "$wc_python" "$repo/regress/py/relay_check.py" durable \
 	--endpoint "$wc_durable" --name r --out "$out/r" --credit 20 --hello-twice \

@@ -39,16 +39,6 @@ wc_paced_workload paced 1 "$transactions" &
 workload_pid=$!
 pids+=("$workload_pid")
 
-# streams_started: how many times a relay has started streaming so far
-streams_started()
-{
-	grep -c 'streaming from replication slot' "$wc_scratch/relay.log"
-}
-streaming_again()
-{
-	[ "$(streams_started)" -gt "$1" ]
-}
-
 # kill the relay at uneven moments while it streams and the workload runs
 for ((k = 1; k <= kills; k++)); do
 	sleep "0.$((RANDOM % 9 + 1))"
@@ -66,10 +56,10 @@ for ((k = 1; k <= kills; k++)); do
 		pids+=("$py_pid")
 	fi
 	sleep "0.$((RANDOM % 5))"
-	before=$(streams_started)
+	before=$(wc_streams_started)
 	wc_relay_start relay "${relay_args[@]}"
 	pids+=("$wc_relay_pid")
-	wc_wait_for 20 "the relay to stream again" streaming_again "$before"
+	wc_wait_for 20 "the relay to stream again" wc_streaming_again "$before"
 done
 wait "$workload_pid"
 echo "workload done: $transactions transactions"
@@ -89,7 +79,7 @@ if ! (wc_wait_for 60 "both durable subscribers to apply the last transaction" \
 fi
 
 wc_check "the relay was killed $kills times while streaming" \
-	test "$(streams_started)" -gt "$kills"
+	test "$(wc_streams_started)" -gt "$kills"
 wc_check "the reference holds the workload ($(grep -c '^COMMIT ' "$out/ref") transactions)" \
 	test "$(grep -c '^COMMIT ' "$out/ref")" -ge "$transactions"
 wc_check "the Python durable subscriber has every transaction once, in order" \

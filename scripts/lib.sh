@@ -154,6 +154,35 @@ wc_free_port()
 	wc_die "could not find a free port"
 }
 
+# the background processes a script started (relays, subscribers,
+# workloads), killed when it exits
+pids=()
+
+wc_kill_pids()
+{
+	local pid
+
+	for pid in "${pids[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+}
+
+# wc_throwaway_cluster [CONF]: build walcast, install it into the scratch
+# directory and start a throwaway cluster configured by CONF (default
+# regress/logical.conf).  On exit (or INT, TERM) every process in pids is
+# killed and the scratch directory removed with its servers.
+wc_throwaway_cluster()
+{
+	wc_build || wc_die "could not build walcast"
+	wc_ensure_user
+	wc_make_scratch
+	trap 'wc_kill_pids; wc_cleanup' EXIT
+	trap 'exit 130' INT TERM
+	wc_make_install
+	wc_cluster_init "${1:-$repo/regress/logical.conf}"
+	wc_cluster_start
+}
+
 # wc_cluster_init CONF: create a throwaway cluster in $wc_scratch/data
 #
 # CONF is appended to postgresql.conf.  The server listens on 127.0.0.1 and

@@ -11,33 +11,13 @@
 
 wc_walcast=${repo:?}/consumer/walcast
 
-# the background processes a test started (relays, subscribers, workloads),
-# killed when it exits
-pids=()
-
-wc_kill_pids()
-{
-	local pid
-
-	for pid in "${pids[@]}"; do
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-}
-
 # wc_relay_test_setup: what every end-to-end test of the relay starts with:
 # a build, a throwaway cluster, the Python modules, two ZeroMQ ports, and
 # $out for the subscribers' output.  On exit every process in pids is
 # killed and the scratch directory removed.
 wc_relay_test_setup()
 {
-	wc_build || wc_die "could not build walcast"
-	wc_ensure_user
-	wc_make_scratch
-	trap 'wc_kill_pids; wc_cleanup' EXIT
-	trap 'exit 130' INT TERM
-	wc_make_install
-	wc_cluster_init "$repo/regress/logical.conf"
-	wc_cluster_start
+	wc_throwaway_cluster
 	wc_py_init
 	wc_zmq_ports
 	out=$wc_scratch/out
@@ -114,6 +94,19 @@ wc_wait_for()
 		sleep 0.2
 	done
 	wc_die "timed out after $secs s waiting for $what"
+}
+
+# wc_streams_started: how many times the relay logging to
+# $wc_scratch/relay.log has started streaming so far
+wc_streams_started()
+{
+	grep -c 'streaming from replication slot' "$wc_scratch/relay.log"
+}
+
+# wc_streaming_again N: whether it has started streaming more than N times
+wc_streaming_again()
+{
+	[ "$(wc_streams_started)" -gt "$1" ]
 }
 
 # wc_log_has FILE PATTERN: whether FILE has a line matching PATTERN
