@@ -357,6 +357,69 @@ encode_late_timestamp(StringInfo out, Timestamp ts, bool with_zone)
 	pb_bytes_always(out, F_VAL_PG_TEXT, buf, strlen(buf));
 }
 
+/*
+ * Values whose size is known before they are written (every fixed-size
+ * kind, text, bytes and numeric) are written whole: the Value's tag and
+ * exact length, then its one field, with a single check for room.  Only the
+ * rest go through pb_begin() and pb_end().
+ *
+ * value_head writes the Value's tag (field of the enclosing message), its
+ * length, and the tag of its field kind with wire type wiretype, whose
+ * contents take payload bytes; room is made for those too.  It returns
+ * where they go.
+ */
+static inline char *
+value_head(StringInfo out, uint32 field, uint32 kind, int wiretype,
+		   Size payload)
+{
+	uint32		tag = (kind << 3) | wiretype;
+	char	   *p;
+
+	pb_reserve(out, 5 + 10 + 5 + payload);
+	p = out->data + out->len;
+	p = pb_put_varint(p, (field << 3) | PB_LEN);
+	p = pb_put_varint(p, pb_varint_size(tag) + payload);
+	return pb_put_varint(p, tag);
+}
+
+static inline void
+value_varint(StringInfo out, uint32 field, uint32 kind, uint64 v)
+{
+	char	   *p = value_head(out, field, kind, PB_VARINT, pb_varint_size(v));
+
+	out->len = pb_put_varint(p, v) - out->data;
+}
+
+static inline void
+value_fixed(StringInfo out, uint32 field, uint32 kind, const void *bytes,
+			int len)
+{
+	char	   *p = value_head(out, field, kind,
+							   len == 8 ? PB_FIXED64 : PB_FIXED32, len);
+
+	memcpy(p, bytes, len);
+	out->len = p + len - out->data;
+}
+
+/* Open a Value holding len bytes in field kind; returns where they go. */
+static inline char *
+value_bytes_head(StringInfo out, uint32 field, uint32 kind, Size len)
+{
+	char	   *p = value_head(out, field, kind, PB_LEN,
+							   pb_varint_size(len) + len);
+
+	p = pb_put_varint(p, len);
+	out->len = p + len - out->data;
+	return p;
+}
+
+static inline void
+value_bytes(StringInfo out, uint32 field, uint32 kind, const char *data,
+			Size len)
+{
+	memcpy(value_bytes_head(out, field, kind, len), data, len);
+}
+
 static void
 encode_array(StringInfo out, TypeCodec *codec, Datum value)
 {
@@ -391,12 +454,7 @@ encode_array(StringInfo out, TypeCodec *codec, Datum value)
 	for (i = 0; i < nelems; i++)
 	{
 		if (nulls[i])
-		{
-			int			v = pb_begin(out, F_ARRAY_ELEMENTS);
-
-			pb_uint_always(out, F_VAL_MARKER, MARKER_NULL);
-			pb_end(out, v);
-		}
+			value_varint(out, F_ARRAY_ELEMENTS, F_VAL_MARKER, MARKER_NULL);
 		else
 			encode_value(out, F_ARRAY_ELEMENTS, elem, elems[i]);
 	}
@@ -920,69 +978,6 @@ encode_jsonb(StringInfo out, uint32 field, Datum value)
 }
 
 /*
- * Values whose size is known before they are written (every fixed-size
- * kind, text, bytes and numeric) are written whole: the Value's tag and
- * exact length, then its one field, with a single check for room.  Only the
- * rest go through pb_begin() and pb_end().
- *
- * value_head writes the Value's tag (field of the enclosing message), its
- * length, and the tag of its field kind with wire type wiretype, whose
- * contents take payload bytes; room is made for those too.  It returns
- * where they go.
- */
-static inline char *
-value_head(StringInfo out, uint32 field, uint32 kind, int wiretype,
-		   Size payload)
-{
-	uint32		tag = (kind << 3) | wiretype;
-	char	   *p;
-
-	pb_reserve(out, 5 + 10 + 5 + payload);
-	p = out->data + out->len;
-	p = pb_put_varint(p, (field << 3) | PB_LEN);
-	p = pb_put_varint(p, pb_varint_size(tag) + payload);
-	return pb_put_varint(p, tag);
-}
-
-static inline void
-value_varint(StringInfo out, uint32 field, uint32 kind, uint64 v)
-{
-	char	   *p = value_head(out, field, kind, PB_VARINT, pb_varint_size(v));
-
-	out->len = pb_put_varint(p, v) - out->data;
-}
-
-static inline void
-value_fixed(StringInfo out, uint32 field, uint32 kind, const void *bytes,
-			int len)
-{
-	char	   *p = value_head(out, field, kind,
-							   len == 8 ? PB_FIXED64 : PB_FIXED32, len);
-
-	memcpy(p, bytes, len);
-	out->len = p + len - out->data;
-}
-
-/* Open a Value holding len bytes in field kind; returns where they go. */
-static inline char *
-value_bytes_head(StringInfo out, uint32 field, uint32 kind, Size len)
-{
-	char	   *p = value_head(out, field, kind, PB_LEN,
-							   pb_varint_size(len) + len);
-
-	p = pb_put_varint(p, len);
-	out->len = p + len - out->data;
-	return p;
-}
-
-static inline void
-value_bytes(StringInfo out, uint32 field, uint32 kind, const char *data,
-			Size len)
-{
-	memcpy(value_bytes_head(out, field, kind, len), data, len);
-}
-
-/*
  * Write the field of a Value whose size is not known in advance, inside a
  * Value opened by the caller.
  */
@@ -1200,21 +1195,6 @@ encode_value(StringInfo out, uint32 field, TypeCodec *codec, Datum value)
 	encode_value_nested(out, field, codec, value);
 }
 
-/* A Value holding only a marker: four fixed bytes. */
-static inline void
-encode_marker(StringInfo out, int marker)
-{
-	char	   *p;
-
-	pb_reserve(out, 4);
-	p = out->data + out->len;
-	p[0] = (F_TUPLE_VALUES << 3) | PB_LEN;
-	p[1] = 2;
-	p[2] = (F_VAL_MARKER << 3) | PB_VARINT;
-	p[3] = marker;
-	out->len += 4;
-}
-
 /*
  * Write a Tuple, field number field of the enclosing message, holding one
  * Value per live column of entry.  For an old row that carries only the
@@ -1236,9 +1216,9 @@ encode_tuple(StringInfo out, uint32 field, RelationEntry *entry,
 		ColumnInfo *col = &entry->columns[i];
 
 		if (old_key && !col->in_identity)
-			encode_marker(out, MARKER_NOT_IN_KEY);
+			value_varint(out, F_TUPLE_VALUES, F_VAL_MARKER, MARKER_NOT_IN_KEY);
 		else if (nulls[col->attindex])
-			encode_marker(out, MARKER_NULL);
+			value_varint(out, F_TUPLE_VALUES, F_VAL_MARKER, MARKER_NULL);
 		else
 			encode_value(out, F_TUPLE_VALUES, &col->codec,
 						 values[col->attindex]);
