@@ -240,8 +240,7 @@ handle_hello(Durable *durable, const uint8_t *routing_id, size_t routing_len,
 		free(text);
 		return;
 	}
-	if (sub->online && sub->routing_len == routing_len &&
-		memcmp(sub->routing_id, routing_id, routing_len) == 0)
+	if (find_session(durable, routing_id, routing_len) == sub)
 	{
 		/*
 		 * The session's own connection says Hello again: the subscriber
@@ -490,20 +489,16 @@ ensure_relation(Durable *durable, Subscriber *sub, RelInfo *rel)
 }
 
 bool
-durable_deliver(Durable *durable, const EnvelopeInfo *info,
-				const uint8_t *envelope, size_t len, WcLsn tx_end_lsn,
-				RelTable *rels)
+durable_deliver(Durable *durable, const Routed *m, RelTable *rels)
 {
+	const EnvelopeInfo *info = &m->info;
+	RelInfo    *rel = m->rel;
 	bool		all_done = true;
-	WcLsn		position = envelope_position(info, tx_end_lsn);
-	RelInfo    *rel = NULL;		/* the row's or Relation's table */
 	uint32_t   *truncated = NULL;	/* a Truncate's tables */
 	int			ntruncated = 0;
 
 	/* what the sessions need looked up, once for all of them */
-	if (envelope_is_table_event(info->kind))
-		rel = rels_find(rels, info->rel_id);
-	else if (info->kind == ENV_TRUNCATE)
+	if (info->kind == ENV_TRUNCATE)
 		ntruncated = envelope_truncated(info, &truncated);
 
 	for (int i = 0; i < durable->nsubscribers; i++)
@@ -513,7 +508,7 @@ durable_deliver(Durable *durable, const EnvelopeInfo *info,
 
 		if (!sub->online || sub->done)
 			continue;
-		if (position != 0 && position <= sub->resume_after)
+		if (m->position != 0 && m->position <= sub->resume_after)
 		{
 			sub->done = true;	/* it has this already */
 			continue;
@@ -531,7 +526,7 @@ durable_deliver(Durable *durable, const EnvelopeInfo *info,
 		for (int j = 0; rc == 0 && j < ntruncated; j++)
 			rc = ensure_relation(durable, sub, rels_find(rels, truncated[j]));
 		if (rc == 0)
-			rc = deliver_one(durable, sub, envelope, len, tx_end_lsn, false);
+			rc = deliver_one(durable, sub, m->envelope, m->len, m->tx_end, false);
 		if (rc == 1)
 		{
 			/* no credit, or its queue is full: the message waits */
@@ -548,7 +543,7 @@ durable_deliver(Durable *durable, const EnvelopeInfo *info,
 		if (info->kind == ENV_RELATION)
 			relgen_set(sub->sent_rels, info->rel_id, rel->generation);
 		if (envelope_completes(info))
-			sub->delivered_lsn = position;
+			sub->delivered_lsn = m->position;
 	}
 	free(truncated);
 	return all_done;

@@ -104,13 +104,25 @@ extern void durable_handle_input(Durable *durable, RelTable *rels,
 extern void durable_begin_message(Durable *durable);
 
 /*
+ * One message of the stream as the relay routes it, worked out once for
+ * publishing and for every session, and kept while it is held.
+ */
+typedef struct Routed
+{
+	EnvelopeInfo info;
+	const uint8_t *envelope;
+	size_t		len;
+	WcLsn		tx_end;			/* end of its transaction (follow_transaction) */
+	WcLsn		position;		/* envelope_position() */
+	RelInfo    *rel;			/* a row's or Relation's table, or NULL */
+} Routed;
+
+/*
  * Deliver the current message to every online session that still needs
  * it.  true when all have it (or skip it), false when one has no credit
  * yet: call again after durable_handle_input().
  */
-extern bool durable_deliver(Durable *durable, const EnvelopeInfo *info,
-							const uint8_t *envelope, size_t len,
-							WcLsn tx_end_lsn, RelTable *rels);
+extern bool durable_deliver(Durable *durable, const Routed *m, RelTable *rels);
 
 /* after the stream was restarted: sessions resume after what they have */
 extern void durable_rewound(Durable *durable);

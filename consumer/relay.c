@@ -123,10 +123,7 @@ typedef struct Relay
 
 	/* a message waiting for subscribers' credit */
 	bool		holding;
-	EnvelopeInfo held;
-	const uint8_t *held_data;
-	size_t		held_len;
-	WcLsn		held_tx_end;
+	Routed		held;
 
 	/* the side connection: server WAL position, heartbeats */
 	PGconn	   *side;
@@ -802,23 +799,19 @@ follow_transaction(Relay *relay, const EnvelopeInfo *info)
 
 /* publish one envelope (and the Relation it needs) */
 static int
-publish(Relay *relay, const EnvelopeInfo *info, const uint8_t *data,
-		size_t len, WcLsn tx_end, WcLsn position)
+publish(Relay *relay, const Routed *m)
 {
 	WcError		err;
-	RelInfo    *rel = NULL;
-	const char *topic = relay->tx_topic;
-	size_t		topic_len = relay->tx_topic_len;
+	RelInfo    *rel = m->rel;
+	const char *topic = rel ? rel->topic : relay->tx_topic;
+	size_t		topic_len = rel ? rel->topic_len : relay->tx_topic_len;
 
 	/* read again after a rewind: it went out already */
-	if (position != 0 && position <= relay->published_lsn)
+	if (m->position != 0 && m->position <= relay->published_lsn)
 		return 0;
-	if (envelope_is_table_event(info->kind) &&
-		(rel = rels_find(relay->rels, info->rel_id)) != NULL)
+	if (rel != NULL)
 	{
-		topic = rel->topic;
-		topic_len = rel->topic_len;
-		if (info->kind == ENV_RELATION)
+		if (m->info.kind == ENV_RELATION)
 			rel->published = true;
 		else if (!rel->published)
 		{
@@ -828,7 +821,8 @@ publish(Relay *relay, const EnvelopeInfo *info, const uint8_t *data,
 			rel->published = true;
 		}
 	}
-	if (pub_send(relay->pub, topic, topic_len, data, len, tx_end, false, &err) < 0)
+	if (pub_send(relay->pub, topic, topic_len, m->envelope, m->len, m->tx_end,
+				 false, &err) < 0)
 		goto fail;
 	return 0;
 
@@ -844,60 +838,58 @@ fail:
 static int
 process_envelope(Relay *relay, const StreamMessage *msg)
 {
-	EnvelopeInfo info;
-	WcLsn		tx_end;
-	WcLsn		position;		/* see envelope_position() */
+	Routed		m = {.envelope = msg->data, .len = msg->len};
+	EnvelopeInfo *info = &m.info;
 
-	if (envelope_scan(msg->data, msg->len, &info) < 0)
+	if (envelope_scan(msg->data, msg->len, info) < 0)
 	{
 		wc_error("could not parse a message of %zu bytes at %X/%X from the plugin",
 				 msg->len, WC_LSN_ARGS(msg->data_start));
 		wc_log_detail("The message is not a walcast Envelope.");
 		return -1;
 	}
-	if (info.kind == ENV_NONE)
+	if (info->kind == ENV_NONE)
 		wc_warning("message at %X/%X has no body the relay recognizes; publishing it as a transaction event",
 				   WC_LSN_ARGS(msg->data_start));
-	tx_end = follow_transaction(relay, &info);
-	if (info.kind == ENV_STREAM_START)
+	m.tx_end = follow_transaction(relay, info);
+	if (info->kind == ENV_STREAM_START)
 	{
 		/* first_segment is field 1 of StreamStart; count open ones */
-		if (info.body_len >= 2 && info.body[0] == 0x08 && info.body[1] == 1)
+		if (info->body_len >= 2 && info->body[0] == 0x08 && info->body[1] == 1)
 			relay->open_streams++;
 	}
-	else if ((info.kind == ENV_STREAM_COMMIT || info.kind == ENV_STREAM_PREPARE ||
-			  (info.kind == ENV_STREAM_ABORT && info.body_len == 0)) &&
+	else if ((info->kind == ENV_STREAM_COMMIT || info->kind == ENV_STREAM_PREPARE ||
+			  (info->kind == ENV_STREAM_ABORT && info->body_len == 0)) &&
 			 relay->open_streams > 0)
 		relay->open_streams--;
-	if (info.kind == ENV_RELATION)
-		rels_update(relay->rels, relay->database, info.rel_id, info.schema,
-					info.schema_len, info.name, info.name_len, msg->data,
+	if (info->kind == ENV_RELATION)
+		rels_update(relay->rels, relay->database, info->rel_id, info->schema,
+					info->schema_len, info->name, info->name_len, msg->data,
 					msg->len);
+	if (envelope_is_table_event(info->kind))
+		m.rel = rels_find(relay->rels, info->rel_id);
+	m.position = envelope_position(info, m.tx_end);
 
-	position = envelope_position(&info, tx_end);
-	if (publish(relay, &info, msg->data, msg->len, tx_end, position) < 0)
+	if (publish(relay, &m) < 0)
 		return -1;
-	if (envelope_ends_transaction(info.kind))
-		relay->last_tx_end = info.end_lsn;
-	if (envelope_completes(&info) && position > relay->published_lsn)
-		relay->published_lsn = position;
+	if (envelope_ends_transaction(info->kind))
+	{
+		relay->last_tx_end = info->end_lsn;
+		relay->transactions++;
+	}
+	if (envelope_completes(info) && m.position > relay->published_lsn)
+		relay->published_lsn = m.position;
 	if (relay->durable)
 	{
 		durable_begin_message(relay->durable);
-		if (!durable_deliver(relay->durable, &info, msg->data, msg->len,
-							 tx_end, relay->rels))
+		if (!durable_deliver(relay->durable, &m, relay->rels))
 		{
 			relay->holding = true;
-			relay->held = info;
-			relay->held_data = msg->data;
-			relay->held_len = msg->len;
-			relay->held_tx_end = tx_end;
+			relay->held = m;
 		}
 	}
 	relay->messages++;
 	relay->bytes += msg->len;
-	if (envelope_ends_transaction(info.kind))
-		relay->transactions++;
 	return 0;
 }
 
@@ -994,8 +986,7 @@ check_lag(Relay *relay)
 			wc_log_detail("It no longer holds WAL on the server and must resynchronize (--lag-policy evict).");
 			durable_evict(relay->durable, sub, reason);
 			if (relay->holding && durable_deliver(relay->durable, &relay->held,
-												  relay->held_data, relay->held_len,
-												  relay->held_tx_end, relay->rels))
+												  relay->rels))
 				relay->holding = false;
 		}
 		else if (now - sub->lag_warned_at > 60 * 1000000)
@@ -1233,8 +1224,7 @@ serve_sockets(Relay *relay)
 	durable_handle_input(relay->durable, relay->rels, passed_lsn(relay));
 	durable_tick(relay->durable, wc_now_monotonic());
 	if (relay->holding &&
-		durable_deliver(relay->durable, &relay->held, relay->held_data,
-						relay->held_len, relay->held_tx_end, relay->rels))
+		durable_deliver(relay->durable, &relay->held, relay->rels))
 		relay->holding = false;
 }
 

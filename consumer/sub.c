@@ -110,8 +110,7 @@ send_hello(WcSub *sub, WcError *err)
 	hello.credit = sub->credit;
 	msg.body_case = WALCAST__V1__SUBSCRIBER_MESSAGE__BODY_HELLO;
 	msg.hello = &hello;
-	sub->welcomed = false;
-	sub->consumed = 0;
+	sub->welcomed = false;		/* deliveries are not counted until Welcome */
 	sub->hello_sent = wc_now_monotonic();
 	return send_message(sub, &msg, err);
 }
