@@ -58,6 +58,8 @@ typedef struct SeenRelation
 
 static HTAB *seen_relations = NULL;
 
+extern PGDLLEXPORT Datum walcast_decode(PG_FUNCTION_ARGS);
+
 PG_FUNCTION_INFO_V1(walcast_decode);
 
 static void *

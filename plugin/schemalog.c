@@ -172,6 +172,9 @@ static List *dropped_objects = NIL;
 static Node *dropped_for = NULL;	/* the statement they belong to */
 static SubTransactionId dropped_subxact = InvalidSubTransactionId;
 
+extern PGDLLEXPORT Datum walcast_log_ddl(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum walcast_log_drop(PG_FUNCTION_ARGS);
+
 PG_FUNCTION_INFO_V1(walcast_log_ddl);
 PG_FUNCTION_INFO_V1(walcast_log_drop);
 

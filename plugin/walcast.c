@@ -92,8 +92,8 @@ PG_MODULE_MAGIC;
 /* Report progress to the walsender after this many skipped changes. */
 #define SKIPPED_CHANGES_PER_PROGRESS 100
 
-extern void _PG_init(void);
-extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
+extern PGDLLEXPORT void _PG_init(void);
+extern PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
 static void walcast_startup(LogicalDecodingContext *ctx,
 							OutputPluginOptions *opt, bool is_init);
