@@ -487,14 +487,13 @@ encode_array(StringInfo out, TypeCodec *codec, Datum value)
 #define NUM_DSCALE_MASK			0x3FFF
 #define NUM_DEC_DIGITS			4
 
+/* base-10000 digit i of a numeric's stored digits, read unaligned */
 static inline int
-numeric_digit(const char *digits, int ndigits, int i)
+numeric_digit(const char *digits, int i)
 {
 	int16		d;
 
-	if (i < 0 || i >= ndigits)
-		return 0;
-	memcpy(&d, digits + i * sizeof(int16), sizeof(int16));	/* unaligned */
+	memcpy(&d, digits + i * sizeof(int16), sizeof(int16));
 	return d;
 }
 
@@ -510,21 +509,27 @@ typedef struct NumericText
 	int			len;			/* length of the text */
 } NumericText;
 
-static void
+/*
+ * Room numeric_text_write needs beyond the text: it writes whole groups of
+ * four digits and steps back over what dscale does not show.
+ */
+#define NUMERIC_TEXT_SLACK		(NUM_DEC_DIGITS - 1)
+
+static inline void
 numeric_text_prepare(const char *p, int len, NumericText *nt)
 {
 	uint16		header;
 	int			first;
 
-	memset(nt, 0, sizeof(*nt));
 	memcpy(&header, p, sizeof(uint16));
-	if ((header & NUM_SIGN_MASK) == NUM_SPECIAL)
+	if (unlikely((header & NUM_SIGN_MASK) == NUM_SPECIAL))
 	{
 		nt->special = (header & NUM_EXT_SIGN_MASK) == NUM_NAN ? "NaN" :
 			(header & NUM_EXT_SIGN_MASK) == NUM_PINF ? "Infinity" : "-Infinity";
 		nt->len = strlen(nt->special);
 		return;
 	}
+	nt->special = NULL;
 	if (header & NUM_SHORT)
 	{
 		nt->negative = (header & NUM_SHORT_SIGN_MASK) != 0;
@@ -546,12 +551,14 @@ numeric_text_prepare(const char *p, int len, NumericText *nt)
 	nt->ndigits = (p + len - nt->digits) / sizeof(int16);
 
 	/* exact length: sign, integer part, point and dscale fraction digits */
-	first = numeric_digit(nt->digits, nt->ndigits, 0);
 	if (nt->weight < 0)
 		nt->len = 1;
 	else
+	{
+		first = nt->ndigits > 0 ? numeric_digit(nt->digits, 0) : 0;
 		nt->len = (first >= 1000 ? 4 : first >= 100 ? 3 : first >= 10 ? 2 : 1) +
 			nt->weight * NUM_DEC_DIGITS;
+	}
 	nt->len += nt->negative + (nt->dscale > 0 ? 1 + nt->dscale : 0);
 }
 
@@ -564,21 +571,28 @@ static const char digit_pairs[201] =
 	"8081828384858687888990919293949596979899";
 
 /* the four decimal digits of one base-10000 digit, leading zeros kept */
-static inline void
+static inline char *
 numeric_digit4(char *c, int d)
 {
 	memcpy(c, digit_pairs + 2 * (d / 100), 2);
 	memcpy(c + 2, digit_pairs + 2 * (d % 100), 2);
+	return c + NUM_DEC_DIGITS;
 }
 
-/* write the text numeric_out would give: exactly nt->len bytes at c */
+/*
+ * Write the text numeric_out would give: exactly nt->len bytes at c, which
+ * must have NUMERIC_TEXT_SLACK more bytes of room.  The stored digits run
+ * from position weight (the first) down; those before and after them are
+ * zeros, written without looking at the digits.
+ */
 static void
 numeric_text_write(const NumericText *nt, char *c)
 {
-	char	   *start PG_USED_FOR_ASSERTS_ONLY = c;
-	char		group[NUM_DEC_DIGITS];
+	const char *digits = nt->digits;
+	int			nd = nt->ndigits;
+	int			i;
 
-	if (nt->special)
+	if (unlikely(nt->special != NULL))
 	{
 		memcpy(c, nt->special, nt->len);
 		return;
@@ -589,39 +603,45 @@ numeric_text_write(const NumericText *nt, char *c)
 		*c++ = '0';
 	else
 	{
-		int			d = numeric_digit(nt->digits, nt->ndigits, 0);
-		int			skip = d >= 1000 ? 0 : d >= 100 ? 1 : d >= 10 ? 2 : 3;
+		int			d = nd > 0 ? numeric_digit(digits, 0) : 0;
+		int			stored = Min(nt->weight, nd - 1);
 
-		/* the first group without its leading zeros, then whole groups */
-		numeric_digit4(group, d);
-		for (int k = skip; k < NUM_DEC_DIGITS; k++)
-			*c++ = group[k];
-		for (int i = 1; i <= nt->weight; i++)
+		/* the first group without its leading zeros */
+		if (d >= 1000)
+			c = numeric_digit4(c, d);
+		else if (d >= 100)
 		{
-			numeric_digit4(c, numeric_digit(nt->digits, nt->ndigits, i));
-			c += NUM_DEC_DIGITS;
+			*c = '0' + d / 100;
+			memcpy(c + 1, digit_pairs + 2 * (d % 100), 2);
+			c += 3;
 		}
+		else if (d >= 10)
+		{
+			memcpy(c, digit_pairs + 2 * d, 2);
+			c += 2;
+		}
+		else
+			*c++ = '0' + d;
+		for (i = 1; i <= stored; i++)
+			c = numeric_digit4(c, numeric_digit(digits, i));
+		for (; i <= nt->weight; i++)
+			c = numeric_digit4(c, 0);
 	}
 	if (nt->dscale > 0)
 	{
-		int			left = nt->dscale;
-		int			i = nt->weight + 1;
+		int			groups = (nt->dscale + NUM_DEC_DIGITS - 1) / NUM_DEC_DIGITS;
+		int			last = nt->weight + 1 + groups; /* past the last group */
 
-		/* whole groups, then the digits of a last one that dscale ends in */
+		/* whole groups, then back over the digits dscale does not show */
 		*c++ = '.';
-		for (; left >= NUM_DEC_DIGITS; i++, left -= NUM_DEC_DIGITS)
-		{
-			numeric_digit4(c, numeric_digit(nt->digits, nt->ndigits, i));
-			c += NUM_DEC_DIGITS;
-		}
-		if (left > 0)
-		{
-			numeric_digit4(group, numeric_digit(nt->digits, nt->ndigits, i));
-			for (int k = 0; k < left; k++)
-				*c++ = group[k];
-		}
+		for (i = nt->weight + 1; i < 0 && i < last; i++)
+			c = numeric_digit4(c, 0);
+		for (; i < nd && i < last; i++)
+			c = numeric_digit4(c, numeric_digit(digits, i));
+		for (; i < last; i++)
+			c = numeric_digit4(c, 0);
+		c -= groups * NUM_DEC_DIGITS - nt->dscale;
 	}
-	Assert(c - start == nt->len);
 }
 
 /*
@@ -738,7 +758,7 @@ json_append_numeric(StringInfo out, const char *num)
 		numeric_text_prepare(num + VARHDRSZ, VARSIZE_4B(&header) - VARHDRSZ,
 							 &nt);
 	}
-	pb_reserve(out, nt.len);
+	pb_reserve(out, nt.len + NUMERIC_TEXT_SLACK);
 	numeric_text_write(&nt, out->data + out->len);
 	out->len += nt.len;
 }
