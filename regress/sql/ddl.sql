@@ -61,5 +61,21 @@ INSERT INTO ddl_renamed (id, label) VALUES (16, 'sixteen');
 SELECT walcast.decode(data)
   FROM pg_logical_slot_get_binary_changes('ddl', NULL, NULL);
 
+-- an old row (REPLICA IDENTITY FULL) written before columns were added
+-- without a rewrite: the column added with a default has its default, the
+-- one added without has NULL, as the table reads them; and one written
+-- before a column was dropped
+CREATE TABLE ddl_full (id int, gone text, a text) WITH (autovacuum_enabled = off);
+ALTER TABLE ddl_full REPLICA IDENTITY FULL;
+INSERT INTO ddl_full VALUES (1, 'x', 'one'), (2, 'y', 'two');
+ALTER TABLE ddl_full DROP COLUMN gone;
+ALTER TABLE ddl_full ADD COLUMN plain int;
+ALTER TABLE ddl_full ADD COLUMN dflt text DEFAULT 'missing';
+UPDATE ddl_full SET a = 'uno' WHERE id = 1;
+DELETE FROM ddl_full WHERE id = 2;
+SELECT walcast.decode(data)
+  FROM pg_logical_slot_get_binary_changes('ddl', NULL, NULL);
+
 SELECT pg_drop_replication_slot('ddl');
 DROP TABLE ddl_renamed;
+DROP TABLE ddl_full;
