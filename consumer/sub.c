@@ -8,6 +8,7 @@
 #include "sub.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -19,11 +20,13 @@
 #define SILENCE_USEC		5000000 /* relay silent: is our session gone? */
 /*
  * A subscriber started before its relay (or while it restarts) tries to
- * connect again after 10 ms, doubling up to a second, instead of ZeroMQ's
- * fixed 100 ms: it joins a relay within milliseconds of its start.
+ * connect again after 10 ms, doubling up to a quarter of a second, instead
+ * of ZeroMQ's fixed 100 ms: it joins a relay within a quarter of a second
+ * of its start, inside the second the relay gives its durable subscribers
+ * before it streams (a later Hello makes it read the slot again).
  */
 #define RECONNECT_IVL_MSEC		10
-#define RECONNECT_IVL_MAX_MSEC	1000
+#define RECONNECT_IVL_MAX_MSEC	250
 #define BUSY_GIVE_UP_USEC	10000000	/* name taken this long: give up */
 
 /* a topic's last sequence, publish mode */
@@ -47,6 +50,9 @@ struct WcSub
 	TopicState *topics;
 
 	/* durable mode */
+	void	   *monitor;		/* the socket's connection events */
+	bool		sent;			/* the last message went out, not EAGAIN */
+	bool		hello_out;		/* a Hello went out on this connection */
 	char	   *name;
 	char	   *token;
 	uint32_t	credit;			/* the window */
@@ -81,9 +87,10 @@ send_message(WcSub *sub, const Walcast__V1__SubscriberMessage *msg,
 	int			rc = 0;
 
 	walcast__v1__subscriber_message__pack(msg, p);
+	sub->sent = false;
 	if (zmq_send(sub->socket, p, len, ZMQ_DONTWAIT) < 0)
 	{
-		/* a full queue towards a gone relay: it will hear from us later */
+		/* no connection or a full queue: it will hear from us later */
 		if (errno != EAGAIN)
 		{
 			wc_error_set(err, "could not send to relay: %s", zmq_strerror(errno));
@@ -91,7 +98,10 @@ send_message(WcSub *sub, const Walcast__V1__SubscriberMessage *msg,
 		}
 	}
 	else
+	{
+		sub->sent = true;
 		sub->last_said = wc_now_monotonic();
+	}
 	if (p != buf)
 		free(p);
 	return rc;
@@ -112,7 +122,92 @@ send_hello(WcSub *sub, WcError *err)
 	msg.hello = &hello;
 	sub->welcomed = false;		/* deliveries are not counted until Welcome */
 	sub->hello_sent = wc_now_monotonic();
-	return send_message(sub, &msg, err);
+	if (send_message(sub, &msg, err) < 0)
+		return -1;
+	sub->hello_out |= sub->sent;
+	return 0;
+}
+
+/*
+ * Durable mode: learn from the socket itself when its connection to the
+ * relay drops and comes back.  A relay that restarted knows nothing of us
+ * and sends nothing until we say Hello; without these events we would
+ * notice only after SILENCE_USEC.  ZMQ_IMMEDIATE keeps what we send while
+ * disconnected (Credit, Ack, Hello) from being queued for the next
+ * connection: the Hello said when it is back carries all of it.
+ */
+static int
+watch_connection(void *zctx, WcSub *sub, WcError *err)
+{
+	char		endpoint[64];
+	int			immediate = 1;
+
+	snprintf(endpoint, sizeof(endpoint), "inproc://walcast-sub-%p", (void *) sub);
+	if (zmq_setsockopt(sub->socket, ZMQ_IMMEDIATE, &immediate,
+					   sizeof(immediate)) != 0 ||
+		zmq_socket_monitor(sub->socket, endpoint,
+						   ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+		(sub->monitor = zmq_socket(zctx, ZMQ_PAIR)) == NULL ||
+		zmq_connect(sub->monitor, endpoint) != 0)
+	{
+		wc_error_set(err, "could not watch the socket's connection: %s",
+					 zmq_strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* durable mode: act on the connection events that came; -1 on failure */
+static int
+take_events(WcSub *sub, WcError *err)
+{
+	for (;;)
+	{
+		zmq_msg_t	frame;
+		uint16_t	event = 0;
+		int			more;
+
+		zmq_msg_init(&frame);
+		if (zmq_msg_recv(&frame, sub->monitor, ZMQ_DONTWAIT) < 0)
+		{
+			zmq_msg_close(&frame);
+			return 0;
+		}
+		/* an event is two frames: event number and value, then the address */
+		if (zmq_msg_size(&frame) >= sizeof(event))
+			memcpy(&event, zmq_msg_data(&frame), sizeof(event));
+		more = zmq_msg_more(&frame);
+		zmq_msg_close(&frame);
+		while (more)
+		{
+			zmq_msg_init(&frame);
+			if (zmq_msg_recv(&frame, sub->monitor, 0) < 0)
+				more = 0;
+			else
+				more = zmq_msg_more(&frame);
+			zmq_msg_close(&frame);
+		}
+
+		if (event == ZMQ_EVENT_DISCONNECTED)
+		{
+			/* whatever comes back may not know our session */
+			sub->welcomed = false;
+			sub->hello_out = false;
+			sub->busy_since = 0;
+			sub->hello_sent = wc_now_monotonic();
+		}
+		else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !sub->welcomed &&
+				 !sub->hello_out)
+		{
+			/*
+			 * Connected (again), and no Hello went out on it yet.  Not at
+			 * ZMQ_EVENT_CONNECTED: with ZMQ_IMMEDIATE nothing can be sent
+			 * before the handshake, and that Hello would be lost.
+			 */
+			if (send_hello(sub, err) < 0)
+				return -1;
+		}
+	}
 }
 
 WcSub *
@@ -143,6 +238,8 @@ wcsub_new(void *zctx, WcSubMode mode, const WcSubOptions *opt, WcError *err)
 			zmq_setsockopt(sub->socket, ZMQ_SUBSCRIBE, opt->topics[i],
 						   strlen(opt->topics[i]));
 	}
+	if (mode == WCSUB_DURABLE && watch_connection(zctx, sub, err) < 0)
+		goto fail;
 	if (zmq_connect(sub->socket, opt->endpoint) != 0)
 	{
 		wc_error_set(err, "could not connect to \"%s\": %s",
@@ -184,6 +281,11 @@ wcsub_destroy(WcSub **subp)
 		msg.body_case = WALCAST__V1__SUBSCRIBER_MESSAGE__BODY_BYE;
 		msg.bye = &bye;
 		(void) send_message(sub, &msg, &ignored);
+	}
+	if (sub->monitor)
+	{
+		zmq_socket_monitor(sub->socket, NULL, 0);
+		zmq_close(sub->monitor);
 	}
 	if (sub->socket)
 		zmq_close(sub->socket);
@@ -405,13 +507,17 @@ wcsub_next(WcSub *sub, WcSubMessage *msg, int timeout_ms, WcError *err)
 
 	for (;;)
 	{
-		zmq_pollitem_t item = {sub->socket, 0, ZMQ_POLLIN, 0};
+		zmq_pollitem_t items[2] = {
+			{sub->socket, 0, ZMQ_POLLIN, 0},
+			{sub->monitor, 0, ZMQ_POLLIN, 0},
+		};
 		int64_t		now;
 		long		wait_ms;
 		int			total;
 		int			rc;
 
-		if (sub->mode == WCSUB_DURABLE && keep_session(sub, err) < 0)
+		if (sub->mode == WCSUB_DURABLE &&
+			(take_events(sub, err) < 0 || keep_session(sub, err) < 0))
 			return -1;
 		while (receive(sub, &total) > 0)
 		{
@@ -427,7 +533,7 @@ wcsub_next(WcSub *sub, WcSubMessage *msg, int timeout_ms, WcError *err)
 		wait_ms = (deadline - now) / 1000;
 		if (wait_ms > 500)
 			wait_ms = 500;		/* the session's timers */
-		if (zmq_poll(&item, 1, wait_ms) < 0)
+		if (zmq_poll(items, sub->monitor ? 2 : 1, wait_ms) < 0)
 		{
 			/* a signal: let the caller look at its flags */
 			if (zmq_errno() == EINTR)

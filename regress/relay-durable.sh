@@ -17,6 +17,9 @@
 #   6. A subscriber that says Hello again on its connection (as one does
 #      that thinks the relay restarted) starts its session over; it is not
 #      refused as a second process under its name.
+#   7. walcast tail (the C library), idle when the relay is killed, says
+#      Hello as soon as its connection is back, not after the 5 s of
+#      silence that would tell it the relay is gone.
 #
 set -euo pipefail
 
@@ -199,5 +202,44 @@ wc_check "r got the 30 transactions once, in order, though it said Hello twice" 
 	cmp "$out/ref" <(tail -c "$(stat -c %s "$out/ref")" "$out/r")
 wc_check "r was not refused as a second process under its name" \
 	bash -c "! grep -q 'durable subscriber \"r\" is already connected' '$wc_scratch/relay.log'"
+
+echo "--- 7. walcast tail notices a relay restart from its connection"
+wc_stop_pid "$wc_relay_pid" || true
+streams=$(wc_streams_started)
+wc_relay_start relay -d "dbname=postgres" -s 1 --subscriber t
+pids+=("$wc_relay_pid")
+wc_wait_for 20 "the relay to stream again" wc_streaming_again "$streams"
+"$wc_walcast" tail --durable t -e "$wc_durable" >"$out/t" 2>"$out/t.err" &
+pids+=("$!")
+insert_rows 9000 9000 10
+wc_wait_for 20 "t to get a transaction" grep -q '"commit"' "$out/t"
+commits=$(grep -c '"commit"' "$out/t")
+sessions=$(grep -c 'durable subscriber "t" connected' "$wc_scratch/relay.log")
+# t has acknowledged everything: nothing of its own is waiting to be sent
+sleep 1.5
+kill -KILL "$wc_relay_pid"
+wait "$wc_relay_pid" 2>/dev/null || true
+started=$(date +%s%N)
+wc_relay_start relay -d "dbname=postgres" -s 1 --subscriber t
+pids+=("$wc_relay_pid")
+t_back()
+{
+	[ "$(grep -c 'durable subscriber "t" connected' "$wc_scratch/relay.log")" -gt "$sessions" ]
+}
+for ((i = 0; i < 400; i++)); do
+	t_back && break
+	sleep 0.05
+done
+waited_ms=$((($(date +%s%N) - started) / 1000000))
+echo "t's session was back $waited_ms ms after the relay started again"
+wc_check "t said Hello when its connection came back: its session resumed within 3 s of the restart ($waited_ms ms), not after 5 s of silence" \
+	test "$waited_ms" -lt 3000
+t_has_more()
+{
+	[ "$(grep -c '"commit"' "$out/t")" -gt "$commits" ]
+}
+insert_rows 9001 9001 10
+wc_wait_for 20 "t to get the next transaction" t_has_more
+wc_check "t got the transaction committed after the restart" t_has_more
 
 wc_check_summary
