@@ -51,7 +51,7 @@ struct WcSub
 
 	/* durable mode */
 	void	   *monitor;		/* the socket's connection events */
-	bool		sent;			/* the last message went out, not EAGAIN */
+	bool		monitor_ready;	/* the last poll saw an event waiting */
 	bool		hello_out;		/* a Hello went out on this connection */
 	char	   *name;
 	char	   *token;
@@ -77,6 +77,7 @@ release_frames(WcSub *sub)
 	sub->nframes = 0;
 }
 
+/* 1 when the message went out, 0 when it cannot now, -1 on failure */
 static int
 send_message(WcSub *sub, const Walcast__V1__SubscriberMessage *msg,
 			 WcError *err)
@@ -87,7 +88,6 @@ send_message(WcSub *sub, const Walcast__V1__SubscriberMessage *msg,
 	int			rc = 0;
 
 	walcast__v1__subscriber_message__pack(msg, p);
-	sub->sent = false;
 	if (zmq_send(sub->socket, p, len, ZMQ_DONTWAIT) < 0)
 	{
 		/* no connection or a full queue: it will hear from us later */
@@ -99,8 +99,8 @@ send_message(WcSub *sub, const Walcast__V1__SubscriberMessage *msg,
 	}
 	else
 	{
-		sub->sent = true;
 		sub->last_said = wc_now_monotonic();
+		rc = 1;
 	}
 	if (p != buf)
 		free(p);
@@ -122,9 +122,14 @@ send_hello(WcSub *sub, WcError *err)
 	msg.hello = &hello;
 	sub->welcomed = false;		/* deliveries are not counted until Welcome */
 	sub->hello_sent = wc_now_monotonic();
-	if (send_message(sub, &msg, err) < 0)
-		return -1;
-	sub->hello_out |= sub->sent;
+	switch (send_message(sub, &msg, err))
+	{
+		case -1:
+			return -1;
+		case 1:
+			sub->hello_out = true;
+			break;
+	}
 	return 0;
 }
 
@@ -516,9 +521,15 @@ wcsub_next(WcSub *sub, WcSubMessage *msg, int timeout_ms, WcError *err)
 		int			total;
 		int			rc;
 
+		/*
+		 * Events come only after a poll: while messages arrive the
+		 * connection is up, and after a disconnection none arrive.
+		 */
 		if (sub->mode == WCSUB_DURABLE &&
-			(take_events(sub, err) < 0 || keep_session(sub, err) < 0))
+			((sub->monitor_ready && take_events(sub, err) < 0) ||
+			 keep_session(sub, err) < 0))
 			return -1;
+		sub->monitor_ready = false;
 		while (receive(sub, &total) > 0)
 		{
 			rc = sub->mode == WCSUB_PUBLISH ?
@@ -533,7 +544,9 @@ wcsub_next(WcSub *sub, WcSubMessage *msg, int timeout_ms, WcError *err)
 		wait_ms = (deadline - now) / 1000;
 		if (wait_ms > 500)
 			wait_ms = 500;		/* the session's timers */
-		if (zmq_poll(items, sub->monitor ? 2 : 1, wait_ms) < 0)
+		if (zmq_poll(items, sub->monitor ? 2 : 1, wait_ms) >= 0)
+			sub->monitor_ready = (items[1].revents & ZMQ_POLLIN) != 0;
+		else
 		{
 			/* a signal: let the caller look at its flags */
 			if (zmq_errno() == EINTR)
@@ -556,7 +569,7 @@ wcsub_ack(WcSub *sub, WcLsn end_lsn, WcError *err)
 	ack.end_lsn = end_lsn;
 	msg.body_case = WALCAST__V1__SUBSCRIBER_MESSAGE__BODY_ACK;
 	msg.ack = &ack;
-	return send_message(sub, &msg, err);
+	return send_message(sub, &msg, err) < 0 ? -1 : 0;
 }
 
 int
