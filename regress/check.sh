@@ -443,20 +443,10 @@ wc_as_user "$wc_bindir/pg_basebackup" -D "$standby" -R -X stream -c fast \
 	cat "$wc_scratch/basebackup.log" >&2
 	wc_die "pg_basebackup failed"
 }
-# as wc_cluster_start: another process may take the port before the start
-for try in 1 2 3; do
-	rm -f "$wc_scratch/standby.log"
-	echo "port = $check_port" >>"$standby/postgresql.conf"
-	if wc_as_user "$wc_bindir/pg_ctl" -D "$standby" -l "$wc_scratch/standby.log" \
-		-w -t 60 start >/dev/null 2>&1; then
-		break
-	fi
-	if [ "$try" -eq 3 ] || ! grep -q 'Address already in use' "$wc_scratch/standby.log"; then
-		tail -n 20 "$wc_scratch/standby.log" >&2
-		wc_die "could not start the standby"
-	fi
-	check_port=$(wc_free_port $((check_port + 1)))
-done
+echo "port = $check_port" >>"$standby/postgresql.conf"
+wc_pg_start "$standby" "$wc_scratch/standby.log" "$check_port" ||
+	wc_die "could not start the standby"
+check_port=$wc_started_port
 printf '127.0.0.1:%s:*:cdc:%s\n' "$check_port" "$cdc_password" >>"$PGPASSFILE"
 run cdc app
 expect platform fail

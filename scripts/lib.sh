@@ -232,22 +232,39 @@ wc_cluster_init()
 #
 # Another run may take our port between wc_free_port and the start; then we
 # move to the next free port and try again.
-wc_cluster_start()
+# wc_pg_start DATA LOG PORT: start the server in DATA, which is set to
+# listen on PORT, logging to LOG.  Another process may take the port between
+# wc_free_port and the start: then it moves to the next free port, twice at
+# most.  Sets wc_started_port to the port it listens on; on failure prints
+# the end of LOG and returns 1.
+wc_pg_start()
 {
+	local data=$1 log=$2
+
+	wc_started_port=$3
 	for _ in 1 2 3; do
-		if wc_as_user "$wc_bindir/pg_ctl" -D "$wc_pgdata" \
-			-l "$wc_scratch/server.log" -w -t 60 start >/dev/null 2>&1; then
+		if wc_as_user "$wc_bindir/pg_ctl" -D "$data" -l "$log" -w -t 60 \
+			start >/dev/null 2>&1; then
 			return 0
 		fi
 		grep -q -e 'Address already in use' -e 'could not create lock file' \
-			"$wc_scratch/server.log" 2>/dev/null || break
-		wc_port=$(wc_free_port $((wc_port + 1)))
-		echo "port = $wc_port" >>"$wc_pgdata/postgresql.conf"
+			"$log" 2>/dev/null || break
+		wc_started_port=$(wc_free_port $((wc_started_port + 1)))
+		echo "port = $wc_started_port" >>"$data/postgresql.conf"
+	done
+	tail -n 50 "$log" >&2
+	return 1
+}
+
+wc_cluster_start()
+{
+	wc_pg_start "$wc_pgdata" "$wc_scratch/server.log" "$wc_port" ||
+		wc_die "could not start the server"
+	if [ "$wc_started_port" != "$wc_port" ]; then
+		wc_port=$wc_started_port
 		sed -i "s/^127\.0\.0\.1:[0-9]*:/127.0.0.1:$wc_port:/" "$wc_scratch/pgpass"
 		export PGPORT=$wc_port
-	done
-	tail -n 50 "$wc_scratch/server.log" >&2
-	wc_die "could not start the server"
+	fi
 }
 
 wc_cluster_stop()
