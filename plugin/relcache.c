@@ -361,6 +361,17 @@ rebuild_entry(WalcastData *data, RelationEntry *entry, Relation rel)
 /*
  * The cache entry of rel, current as of the change being decoded.
  */
+/*
+ * Whether entry describes rel as it is now.  The width check is cheap
+ * insurance: rows are deformed into arrays sized by the descriptor the
+ * entry was built from.
+ */
+static inline bool
+entry_is_current(RelationEntry *entry, Relation rel)
+{
+	return entry->valid && entry->natts == RelationGetDescr(rel)->natts;
+}
+
 RelationEntry *
 relcache_lookup(WalcastData *data, Relation rel)
 {
@@ -368,8 +379,8 @@ relcache_lookup(WalcastData *data, Relation rel)
 	RelationEntry *entry = LastEntry;
 	bool		found;
 
-	if (likely(entry != NULL && entry->relid == relid && entry->valid &&
-			   entry->natts == RelationGetDescr(rel)->natts))
+	if (likely(entry != NULL && entry->relid == relid &&
+			   entry_is_current(entry, rel)))
 		return entry;
 
 	entry = hash_search(RelationCache, &relid, HASH_ENTER, &found);
@@ -381,11 +392,7 @@ relcache_lookup(WalcastData *data, Relation rel)
 		entry->definition = NULL;
 		entry->definition_len = 0;
 	}
-	/*
-	 * The width check is cheap insurance: rows are deformed into arrays
-	 * sized by the descriptor the entry was built from.
-	 */
-	if (!entry->valid || entry->natts != RelationGetDescr(rel)->natts)
+	if (!entry_is_current(entry, rel))
 		rebuild_entry(data, entry, rel);
 	LastEntry = entry;
 	return entry;

@@ -112,11 +112,9 @@ measure()
 	read -r wc_count wc_start wc_kb <<<"$w"
 	read -r pg_count pg_start pg_kb <<<"$p"
 	t2=$(date +%s)
-	printf '%s: walcast grew %d kB to a peak of %d kB (%d messages, %ds)
-' \
+	printf '%s: walcast grew %d kB to a peak of %d kB (%d messages, %ds)\n' \
 		"$label" $((wc_kb - wc_start)) "$wc_kb" "$wc_count" $((t1 - t0))
-	printf '%s: pgoutput grew %d kB to a peak of %d kB (%d messages, %ds)
-' \
+	printf '%s: pgoutput grew %d kB to a peak of %d kB (%d messages, %ds)\n' \
 		"$label" $((pg_kb - pg_start)) "$pg_kb" "$pg_count" $((t2 - t1))
 	within "$label" growth $((wc_kb - wc_start)) $((pg_kb - pg_start)) "$growth_margin_pct"
 	within "$label" peak "$wc_kb" "$pg_kb" "$peak_margin_pct"
