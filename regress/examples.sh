@@ -21,13 +21,17 @@
 #       midway and started again: across both runs every transaction comes
 #       exactly once, in order, and the output equals the C++ example's,
 #       which ran through
-#   (e) 300 more while the relay is killed with SIGKILL (the examples learn
-#       REASON_NO_SESSION) and started again, then stopped with SIGTERM (they
-#       are told REASON_SHUTDOWN) and started again: both examples get
-#       every transaction once, in order, byte for byte the same
-#   (f) the relay killed and left down for 8 s: after 6 s without a word
-#       both examples give up the session, connect again, and get the
-#       transaction made meanwhile
+#   (e) 300 more while the relay is killed with SIGKILL (the examples see
+#       their connection drop) and started again, then stopped with SIGTERM
+#       (they are told REASON_SHUTDOWN) and started again: both examples
+#       get every transaction once, in order, byte for byte the same
+#   (f) the relay stopped (SIGSTOP) for 8 s, alive but silent: after 6 s
+#       without a word both examples give up the session, connect again,
+#       and once it goes on (SIGCONT) get the transaction made meanwhile
+#   (h) idle examples of a relay with the default --session-timeout (30 s:
+#       they ping every 10 s and wait 60 s for a word): the relay killed
+#       and started again, both are back in a session within 3 s, as they
+#       say Hello when their connection comes back
 #   (g) a relay with --max-lag 64kB evicts both (offline) examples during a
 #       large transaction: each is refused with REASON_EVICTED and exits 3
 #
@@ -151,7 +155,8 @@ start_relay()
 	n=$(grep -c 'streaming from replication slot' "$out/relay.log" 2>/dev/null || true)
 	"$repo/consumer/walcast" relay -d "dbname=postgres" --create-slot -s 1 \
 		--subscriber py:py-secret --subscriber cpp:cpp-secret \
-		--publish "$publish" --durable "$durable" --session-timeout 3 \
+		--publish "$publish" --durable "$durable" \
+		--session-timeout "${session_timeout:-3}" \
 		--state-file "$wc_scratch/relay.state" "$@" >>"$out/relay.log" 2>&1 &
 	relay_pid=$!
 	pids+=("$relay_pid")
@@ -460,17 +465,17 @@ done
 for o in py-relay cpp-relay; do
 	grep -q 'relay refused: the relay is shutting down; retrying' "$out/$o.err" ||
 		fail "(e) $o was not told that the relay was shutting down"
-	grep -q 'the relay does not know this session' "$out/$o.err" ||
-		fail "(e) $o was not told that the relay lost its session"
+	grep -q 'lost the connection to the relay; saying Hello when it is back' "$out/$o.err" ||
+		fail "(e) $o did not see its connection to the killed relay drop"
 	"$py" "$check" once "$out/$o.out" public.burst2 $((burst + 100)) ||
 		fail "(e) $o did not get each transaction once across the relay's restarts"
 done
 cmp -s "$out/py-relay.out" "$out/cpp-relay.out" ||
 	fail "(e) the outputs of Python and C++ across the relay's restarts differ"
-echo "(e) both examples reconnected after REASON_NO_SESSION and REASON_SHUTDOWN; the same $((burst + 100)) transactions, byte for byte"
+echo "(e) both examples reconnected after their connection dropped and after REASON_SHUTDOWN; the same $((burst + 100)) transactions, byte for byte"
 
-# (f) the relay killed and left down longer than the examples wait for a
-# word from it: they give up the session and connect again
+# (f) the relay stopped longer than the examples wait for a word from it,
+# its connections open: they give up the session and connect again
 sessions=("$(connections py)" "$(connections cpp)")
 sub_py py py-silence -v &
 pids+=($!)
@@ -479,13 +484,12 @@ sub_cpp cpp cpp-silence -v &
 pids+=($!)
 cpp_silence=$!
 wait_reconnected "${sessions[@]}"
-kill -9 "$relay_pid"
-{ wait "$relay_pid"; } 2>/dev/null || true
+kill -STOP "$relay_pid"
 wc_psql -q -c "CREATE TABLE silence (id int PRIMARY KEY)" \
 	-c "INSERT INTO silence SELECT generate_series(1, 20)"
-echo "(f) killed the relay with SIGKILL, waiting 8 s before starting it again"
+echo "(f) stopped the relay with SIGSTOP, waiting 8 s before SIGCONT"
 sleep 8
-start_relay
+kill -CONT "$relay_pid"
 wait_lines "$out/py-silence.out" 1
 wait_lines "$out/cpp-silence.out" 1
 kill -TERM "$py_silence" "$cpp_silence"
@@ -499,6 +503,36 @@ cmp -s "$out/py-silence.out" "$out/cpp-silence.out" ||
 grep -q '"new":{"id":20}}\]}$' "$out/py-silence.out" ||
 	fail "(f) the transaction made while the relay was down did not arrive whole"
 echo "(f) both examples gave up the silent session after 6 s (twice --session-timeout), connected again and got the transaction made meanwhile"
+
+# (h) a relay with the default session timeout killed under idle examples
+kill -TERM "$relay_pid"
+wait "$relay_pid" || fail "the relay exited with status $? on SIGTERM"
+session_timeout=30 start_relay
+sessions=("$(connections py)" "$(connections cpp)")
+sub_py py py-restart -v &
+pids+=($!)
+py_restart=$!
+sub_cpp cpp cpp-restart -v &
+pids+=($!)
+cpp_restart=$!
+wait_reconnected "${sessions[@]}"
+sleep 1
+kill -9 "$relay_pid"
+{ wait "$relay_pid"; } 2>/dev/null || true
+sessions=("$(connections py)" "$(connections cpp)")
+session_timeout=30 start_relay
+started=$(date +%s%N)
+wait_reconnected "${sessions[@]}"
+waited_ms=$((($(date +%s%N) - started) / 1000000))
+kill -TERM "$py_restart" "$cpp_restart"
+{ wait "$py_restart" "$cpp_restart"; } 2>/dev/null || true
+[ "$waited_ms" -lt 3000 ] ||
+	fail "(h) the examples were back in a session $waited_ms ms after the relay started again, not within 3 s"
+for o in py-restart cpp-restart; do
+	grep -q 'lost the connection to the relay; saying Hello when it is back' "$out/$o.err" ||
+		fail "(h) $o did not see its connection to the killed relay drop"
+done
+echo "(h) idle under a relay with a 30 s session timeout, killed and started again: both examples were back in a session $waited_ms ms after it streamed again"
 
 # (g) evicted while offline: a relay with --max-lag 64kB, both examples
 # offline, a transaction of some 500 kB; each is refused and exits 3

@@ -884,31 +884,62 @@ run_durable(const Options &opt, Subscriber &sub)
 {
 	zmq::context_t ctx;
 	std::optional<zmq::socket_t> sock;
+	std::optional<zmq::socket_t> monitor;	/* the socket's connection events */
+	int			sockets_opened = 0;
 	bool		session = false;	/* a Welcome was received */
+	bool		hello_out = false;	/* a Hello went out on this connection */
 	double		ping_every = 5.0;
 	double		silence_limit = SILENCE_MIN_SECS;
 	double		last_received = now_secs();
-	double		hello_sent = 0,
+	double		opened = 0,
+				hello_sent = 0,
 				last_sent = 0,
 				last_delivery = now_secs();
 	long		consumed = 0;	/* deliveries not yet given back as credit */
 	uint64_t	acked = sub.state.applied;
 	uint64_t	expected_seq = 1;
 
+	/* false when there is no connection to send it on */
 	auto		send = [&](const pb::SubscriberMessage &msg) {
-		sock->send(zmq::buffer(msg.SerializeAsString()), zmq::send_flags::none);
+		if (!sock->send(zmq::buffer(msg.SerializeAsString()), zmq::send_flags::dontwait))
+			return false;		/* the Hello said when it is back carries it */
 		last_sent = now_secs();
+		return true;
 	};
-	auto		hello = [&](bool new_socket) {
+	auto		open_socket = [&]() {
+		std::string endpoint = strprintf("inproc://walcast-subscriber-%d", ++sockets_opened);
+
+		monitor.reset();
+		sock.emplace(ctx, zmq::socket_type::dealer);
+		sock->set(zmq::sockopt::linger, 0);
+
+		/*
+		 * Nothing is queued while there is no connection: a Credit or Ack
+		 * said then would reach a restarted relay before our Hello.
+		 */
+		sock->set(zmq::sockopt::immediate, true);
+		sock->set(zmq::sockopt::reconnect_ivl, 10);
+		sock->set(zmq::sockopt::reconnect_ivl_max, 250);
+
+		/*
+		 * A restarted relay knows nothing of us and says nothing until we
+		 * say Hello: the socket tells us when its connection drops and when
+		 * it is back (after the handshake, when sending works again).
+		 */
+		if (zmq_socket_monitor(sock->handle(), endpoint.c_str(),
+							   ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
+			throw zmq::error_t();
+		monitor.emplace(ctx, zmq::socket_type::pair);
+		monitor->set(zmq::sockopt::linger, 0);
+		monitor->connect(endpoint);
+		sock->connect(opt.endpoint);
+		hello_out = false;
+		opened = now_secs();
+	};
+	auto		hello = [&]() {
 		pb::SubscriberMessage msg;
 		pb::Hello  *h = msg.mutable_hello();
 
-		if (new_socket)
-		{
-			sock.emplace(ctx, zmq::socket_type::dealer);
-			sock->set(zmq::sockopt::linger, 0);
-			sock->connect(opt.endpoint);
-		}
 		session = false;
 		consumed = 0;
 		sub.reset_session();
@@ -917,11 +948,38 @@ run_durable(const Options &opt, Subscriber &sub)
 		h->set_token(opt.token ? opt.token : "");
 		h->set_applied_lsn(sub.state.applied);
 		h->set_credit(opt.credit);
-		send(msg);
+		hello_out = send(msg);
 		hello_sent = now_secs();
 	};
+	auto		take_events = [&]() {
+		for (;;)
+		{
+			zmq::message_t frame;
+			uint16_t	event = 0;
 
-	hello(true);
+			/* an event is two frames: event number and value, then the address */
+			if (!monitor->recv(frame, zmq::recv_flags::dontwait))
+				return;
+			if (frame.size() >= sizeof(event))
+				memcpy(&event, frame.data(), sizeof(event));
+			while (frame.more())
+				(void) monitor->recv(frame, zmq::recv_flags::none);
+			if (event == ZMQ_EVENT_DISCONNECTED)
+			{
+				/* whatever answers next may not know our session */
+				if (session && opt.verbose)
+					log_line("info", "lost the connection to the relay; saying Hello when it is back");
+				session = false;
+				hello_out = false;
+				hello_sent = now_secs();
+			}
+			else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !session && !hello_out)
+				hello();		/* connected (again), and not said yet */
+		}
+	};
+
+	open_socket();
+	hello();
 	for (;;)
 	{
 		double		now = now_secs();
@@ -940,19 +998,21 @@ run_durable(const Options &opt, Subscriber &sub)
 			}
 			return EXIT_OK;
 		}
-		if (!session && now - hello_sent >= HELLO_RETRY_SECS)
-			hello(true);		/* no answer: the relay may be down, retry */
-		else if (session && now - last_received >= silence_limit)
+		if (now - std::max(last_received, opened) >= silence_limit)
 		{
 			/*
-			 * killed, or the network cut: a new socket, not a queue of Pings
-			 * for a relay that may never read them
+			 * a relay alive but silent, or the network cut (no disconnection
+			 * seen): a new socket, not a queue of Pings for a relay that may
+			 * never read them
 			 */
-			if (opt.verbose)
+			if (session && opt.verbose)
 				log_line("info", strprintf("no word from the relay for %d s; connecting again",
 										   (int) (now - last_received)));
-			hello(true);
+			open_socket();
+			hello();
 		}
+		else if (!session && now - hello_sent >= HELLO_RETRY_SECS)
+			hello();			/* no answer, or refused for now: again */
 		else if (session && now - last_sent >= ping_every)
 		{
 			pb::SubscriberMessage ping;
@@ -960,9 +1020,17 @@ run_durable(const Options &opt, Subscriber &sub)
 			ping.mutable_ping();
 			send(ping);
 		}
-		zmq::pollitem_t item = {sock->handle(), 0, ZMQ_POLLIN, 0};
 
-		if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) == 0)
+		zmq::pollitem_t items[] = {
+			{sock->handle(), 0, ZMQ_POLLIN, 0},
+			{monitor->handle(), 0, ZMQ_POLLIN, 0},
+		};
+
+		if (zmq::poll(items, 2, std::chrono::milliseconds(100)) == 0)
+			continue;
+		if (items[1].revents & ZMQ_POLLIN)
+			take_events();
+		if (!(items[0].revents & ZMQ_POLLIN))
 			continue;
 		do
 		{
@@ -1013,7 +1081,7 @@ run_durable(const Options &opt, Subscriber &sub)
 								continue;
 							if (opt.verbose)
 								log_line("info", "the relay does not know this session (it restarted); sending Hello again");
-							hello(false);
+							hello();
 							continue;
 						case pb::Refusal::REASON_SHUTDOWN:
 						case pb::Refusal::REASON_BUSY:
@@ -1063,7 +1131,7 @@ run_durable(const Options &opt, Subscriber &sub)
 						log_line("warning", strprintf("delivery %llu after %llu: starting the session again",
 													  (unsigned long long) d.sequence(),
 													  (unsigned long long) expected_seq - 1));
-						hello(false);
+						hello();
 						continue;
 					}
 					expected_seq++;

@@ -568,13 +568,18 @@ REFUSALS = {
 
 def run_durable(args, sub):
     import zmq
+    from zmq.utils.monitor import recv_monitor_message
 
     ctx = zmq.Context()
     sock = None
+    monitor = None              # the socket's own connection events
+    poller = None
     session = False             # a Welcome was received
+    hello_out = False           # a Hello went out on this connection
     ping_every = 5.0
     silence_limit = SILENCE_MIN_SECS
     last_received = time.monotonic()
+    opened = 0.0
     hello_sent = 0.0
     last_sent = 0.0
     last_delivery = time.monotonic()
@@ -583,52 +588,106 @@ def run_durable(args, sub):
     expected_seq = 1
 
     def send(body, **fields):
+        """Send a message; False when there is no connection to send it on."""
         nonlocal last_sent
         msg = relay_pb.SubscriberMessage()
         getattr(msg, body).SetInParent()
         for k, val in fields.items():
             setattr(getattr(msg, body), k, val)
-        sock.send(msg.SerializeToString())
+        try:
+            sock.send(msg.SerializeToString(), zmq.DONTWAIT)
+        except zmq.Again:
+            return False        # the Hello said when it is back carries it
         last_sent = time.monotonic()
+        return True
 
-    def hello(new_socket):
-        nonlocal sock, session, hello_sent, consumed
-        if new_socket:
-            if sock is not None:
-                sock.close(0)
-            sock = ctx.socket(zmq.DEALER)
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.connect(args.endpoint)
+    def close_socket(linger=0):
+        nonlocal sock, monitor
+        if sock is not None:
+            sock.disable_monitor()
+            monitor.close(0)
+            sock.close(linger)
+        sock = monitor = None
+
+    def open_socket():
+        nonlocal sock, monitor, poller, hello_out, opened
+        close_socket()
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        # Nothing is queued while there is no connection: a Credit or Ack
+        # said then would reach a restarted relay before our Hello.
+        sock.setsockopt(zmq.IMMEDIATE, 1)
+        sock.setsockopt(zmq.RECONNECT_IVL, 10)
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 250)
+        # A restarted relay knows nothing of us and says nothing until we
+        # say Hello: the socket tells us when its connection drops and when
+        # it is back (after the handshake, when sending works again).
+        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED |
+                                          zmq.EVENT_DISCONNECTED)
+        sock.connect(args.endpoint)
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(monitor, zmq.POLLIN)
+        hello_out = False
+        opened = time.monotonic()
+
+    def hello():
+        nonlocal session, hello_sent, hello_out, consumed
         session = False
         consumed = 0
         sub.reset_session()
-        send("hello", protocol_version=1, name=args.name, token=args.token or "",
-             applied_lsn=sub.state.applied, credit=args.credit)
+        hello_out = send("hello", protocol_version=1, name=args.name,
+                         token=args.token or "",
+                         applied_lsn=sub.state.applied, credit=args.credit)
         hello_sent = time.monotonic()
 
+    def take_events():
+        nonlocal session, hello_out, hello_sent
+        while True:
+            try:
+                event = recv_monitor_message(monitor, zmq.DONTWAIT)["event"]
+            except zmq.Again:
+                return
+            if event == zmq.EVENT_DISCONNECTED:
+                # whatever answers next may not know our session
+                if session and args.verbose:
+                    log("info", "lost the connection to the relay; saying "
+                        "Hello when it is back")
+                session = False
+                hello_out = False
+                hello_sent = time.monotonic()
+            elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED and not session \
+                    and not hello_out:
+                hello()         # connected (again), and not said yet
+
     try:
-        hello(True)
+        open_socket()
+        hello()
         while True:
             now = time.monotonic()
             if args.exit_after_idle is not None and \
                     now - last_delivery >= args.exit_after_idle:
                 if session:
                     send("bye")
-                    sock.close(500)     # time for the Bye to leave
-                    sock = None
+                    close_socket(500)   # time for the Bye to leave
                 return EXIT_OK
-            if not session and now - hello_sent >= HELLO_RETRY_SECS:
-                hello(True)     # no answer: the relay may be down, retry
-            elif session and now - last_received >= silence_limit:
-                # killed, or the network cut: a new socket, not a queue of
-                # Pings for a relay that may never read them
-                if args.verbose:
+            if now - max(last_received, opened) >= silence_limit:
+                # a relay alive but silent, or the network cut (no
+                # disconnection seen): a new socket, not a queue of Pings
+                # for a relay that may never read them
+                if session and args.verbose:
                     log("info", "no word from the relay for %d s; connecting "
                         "again" % (now - last_received))
-                hello(True)
+                open_socket()
+                hello()
+            elif not session and now - hello_sent >= HELLO_RETRY_SECS:
+                hello()         # no answer, or refused for now: again
             elif session and now - last_sent >= ping_every:
                 send("ping")
-            if not sock.poll(100, zmq.POLLIN):
+            ready = dict(poller.poll(100))
+            if monitor in ready:
+                take_events()
+            if sock not in ready:
                 continue
             frames = sock.recv_multipart()
             last_received = time.monotonic()
@@ -661,7 +720,7 @@ def run_durable(args, sub):
                         if args.verbose:
                             log("info", "the relay does not know this session "
                                 "(it restarted); sending Hello again")
-                        hello(False)
+                        hello()
                 elif reason in ("REASON_SHUTDOWN", "REASON_BUSY"):
                     if args.verbose:
                         log("info", "relay refused: %s; retrying" % msg.refusal.message)
@@ -682,7 +741,7 @@ def run_durable(args, sub):
                 if d.sequence != expected_seq:
                     log("warning", "delivery %d after %d: starting the session again"
                         % (d.sequence, expected_seq - 1))
-                    hello(False)
+                    hello()
                     continue
                 expected_seq += 1
                 last_delivery = time.monotonic()
@@ -702,8 +761,7 @@ def run_durable(args, sub):
                         consumed = 0
             # heartbeats only show that the relay is alive
     finally:
-        if sock is not None:
-            sock.close(0)
+        close_socket()
         ctx.term()
 
 
