@@ -33,6 +33,10 @@
 #       they ping every 10 s and wait 60 s for a word): the relay killed
 #       and started again, both are back in a session within 3 s, as they
 #       say Hello when their connection comes back
+#   (i) standard output on a full device (/dev/full): each example exits 1
+#       saying "could not write to standard output: No space left on
+#       device" and acknowledges nothing; started again with room, it
+#       prints the transaction it could not
 #   (g) a relay with --max-lag 64kB evicts both (offline) examples during a
 #       large transaction: each is refused with REASON_EVICTED and exits 3
 #
@@ -540,6 +544,27 @@ for o in py-restart cpp-restart; do
 		fail "(h) $o did not see its connection to the killed relay drop"
 done
 echo "(h) idle under a relay with a 30 s session timeout, killed and started again: both examples were back in a session $waited_ms ms after it streamed again"
+
+# (i) a full disk under the examples' output
+wc_psql -q -c "CREATE TABLE full_disk (id int PRIMARY KEY)" \
+	-c "INSERT INTO full_disk VALUES (1)"
+for lang in py cpp; do
+	ln -s /dev/full "$out/$lang-full.out"
+	set +e
+	"sub_$lang" "$lang" "$lang-full" --exit-after-idle 5
+	rc=$?
+	set -e
+	[ "$rc" -eq 1 ] ||
+		fail "(i) $lang: exit status $rc with its output on a full device, expected 1"
+	grep -q '^walcast_subscriber: error: could not write to standard output: No space left on device$' \
+		"$out/$lang-full.err" ||
+		fail "(i) $lang: no clear message with its output on a full device"
+	"sub_$lang" "$lang" "$lang-after-full" --exit-after-idle 3 ||
+		fail "(i) $lang: exit status $? after the full device"
+	grep -q '"table":"public.full_disk".*"new":{"id":1}}\]}$' "$out/$lang-after-full.out" ||
+		fail "(i) $lang: the transaction it could not write did not come again"
+	echo "(i) $lang: exit 1, \"$(head -n 1 "$out/$lang-full.err")\"; started again, it printed that transaction"
+done
 
 # (g) evicted while offline: a relay with --max-lag 64kB, both examples
 # offline, a transaction of some 500 kB; each is refused and exits 3

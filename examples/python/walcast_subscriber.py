@@ -443,7 +443,7 @@ class Subscriber:
         self.streams = {}       # top-level xid -> Transaction, while streaming
         self.stream_xid = None  # xid of the open streamed segment
         self.warned_outside = False     # about a change outside a transaction
-        self.out = sys.stdout.buffer
+        self.out = sys.stdout.fileno()     # written unbuffered, line by line
 
     def reset_session(self):
         """A new session starts at a transaction boundary: drop what is open."""
@@ -462,8 +462,12 @@ class Subscriber:
         # a restart; a real subscriber stores end_lsn in the same database
         # transaction as the data it applies.
         self.state.prepare(applied, message)
-        self.out.write(line.encode("utf-8"))
-        self.out.flush()
+        data = line.encode("utf-8")
+        try:
+            while data:
+                data = data[os.write(self.out, data):]
+        except OSError as e:
+            raise Fatal("could not write to standard output: %s" % e.strerror)
         self.state.commit(applied, message)
         return end_lsn if message_lsn is None else None
 
