@@ -38,7 +38,10 @@ as_root=()
 wc_is_root || as_root=(sudo -n)
 "${as_root[@]}" mount -t tmpfs -o size=256k,mode=0777 walcast-test "$small" ||
 	wc_die "could not mount a 256 kB tmpfs on \"$small\" to fill up: run as root or with sudo"
-trap '"${as_root[@]}" umount "$small" 2>/dev/null || true; wc_kill_pids; wc_cleanup' EXIT
+# the relay first (reaped quietly): it may hold a file there open
+trap '{ wc_kill_pids; [ ${#pids[@]} -eq 0 ] || wait "${pids[@]}"; } 2>/dev/null
+	"${as_root[@]}" umount "$small" || "${as_root[@]}" umount -l "$small" || true
+	wc_cleanup' EXIT
 
 state=$small/relay.state
 log=$wc_scratch/relay.log
@@ -86,8 +89,16 @@ wc_wait_for 20 "c to get 20 transactions" commits 20
 wc_wait_for 20 "the slot to be confirmed past the first 20" wc_slot_at_least walcast "$end"
 
 echo "--- 1. the relay's state file on a full file system"
+# Twice: a state file renamed over the old one while the first dd ran
+# frees the old one's page afterwards.  Then a status interval, so that
+# no update sent before the disk was full is still on its way.
 dd if=/dev/zero of="$small/filler" bs=4k 2>/dev/null || true
-echo "filled $small: $(df -k --output=avail "$small" | tail -n 1 | tr -d ' ') kB left"
+sleep 1.5
+dd if=/dev/zero of="$small/filler2" bs=4k 2>/dev/null || true
+left=$(df -k --output=avail "$small" | tail -n 1 | tr -d ' ')
+echo "filled $small: $left kB left"
+[ "$left" -eq 0 ] || wc_die "could not fill $small: $left kB left"
+sleep 1
 confirmed=$(wc_slot_lsn walcast)
 errors_before=$(grep -c 'could not write state file' "$log" || true)
 transactions 21 40
@@ -108,14 +119,14 @@ wc_check "the slot is still confirmed at $confirmed, before the last 20 transact
 	test "$(wc_slot_lsn walcast)" = "$confirmed"
 wc_check "the relay is still running" kill -0 "$relay_pid"
 
-rm -f "$small/filler"
+rm -f "$small/filler" "$small/filler2"
 echo "freed $small"
 wc_wait_for 20 "the slot to be confirmed to the end" wc_slot_at_least walcast "$end"
 wc_check "with room again, it recorded its state and confirmed the slot to the end ($end)" \
 	wc_slot_at_least walcast "$end"
 
 echo "--- 2. walcast tail --durable writing to a full device"
-wc_stop_pid "$c_pid" >/dev/null
+wc_check "walcast tail stops on SIGTERM with exit status 0" wc_stop_pid "$c_pid"
 acked=$(state_of c)
 transactions 41 50
 set +e
