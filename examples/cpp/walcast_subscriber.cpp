@@ -27,6 +27,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -888,6 +889,7 @@ run_durable(const Options &opt, Subscriber &sub)
 	int			sockets_opened = 0;
 	bool		session = false;	/* a Welcome was received */
 	bool		hello_out = false;	/* a Hello went out on this connection */
+	bool		connected = false;	/* the socket's handshake with the relay is done */
 	double		ping_every = 5.0;
 	double		silence_limit = SILENCE_MIN_SECS;
 	double		last_received = now_secs();
@@ -933,7 +935,7 @@ run_durable(const Options &opt, Subscriber &sub)
 		monitor->set(zmq::sockopt::linger, 0);
 		monitor->connect(endpoint);
 		sock->connect(opt.endpoint);
-		hello_out = false;
+		hello_out = connected = false;
 		opened = now_secs();
 	};
 	auto		hello = [&]() {
@@ -969,12 +971,15 @@ run_durable(const Options &opt, Subscriber &sub)
 				/* whatever answers next may not know our session */
 				if (session && opt.verbose)
 					log_line("info", "lost the connection to the relay; saying Hello when it is back");
-				session = false;
-				hello_out = false;
+				session = connected = hello_out = false;
 				hello_sent = now_secs();
 			}
-			else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !session && !hello_out)
-				hello();		/* connected (again), and not said yet */
+			else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+			{
+				connected = true;
+				if (!session && !hello_out)
+					hello();	/* connected (again), and not said yet */
+			}
 		}
 	};
 
@@ -1011,6 +1016,8 @@ run_durable(const Options &opt, Subscriber &sub)
 			open_socket();
 			hello();
 		}
+		else if (!session && !hello_out && connected)
+			hello();			/* the socket was not ready for it yet */
 		else if (!session && now - hello_sent >= HELLO_RETRY_SECS)
 			hello();			/* no answer, or refused for now: again */
 		else if (session && now - last_sent >= ping_every)
@@ -1237,6 +1244,8 @@ main(int argc, char **argv)
 	Options		opt = parse_options(argc, argv);
 
 	GOOGLE_PROTOBUF_VERIFY_VERSION;
+	/* a closed pipe is a write error we report, as Python does, not a kill */
+	signal(SIGPIPE, SIG_IGN);
 	try
 	{
 		Subscriber	sub(opt.state, opt.verbose);

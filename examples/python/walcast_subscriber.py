@@ -580,6 +580,7 @@ def run_durable(args, sub):
     poller = None
     session = False             # a Welcome was received
     hello_out = False           # a Hello went out on this connection
+    connected = False           # the socket's handshake with the relay is done
     ping_every = 5.0
     silence_limit = SILENCE_MIN_SECS
     last_received = time.monotonic()
@@ -614,7 +615,7 @@ def run_durable(args, sub):
         sock = monitor = None
 
     def open_socket():
-        nonlocal sock, monitor, poller, hello_out, opened
+        nonlocal sock, monitor, poller, hello_out, connected, opened
         close_socket()
         sock = ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
@@ -632,7 +633,7 @@ def run_durable(args, sub):
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(monitor, zmq.POLLIN)
-        hello_out = False
+        hello_out = connected = False
         opened = time.monotonic()
 
     def hello():
@@ -646,7 +647,7 @@ def run_durable(args, sub):
         hello_sent = time.monotonic()
 
     def take_events():
-        nonlocal session, hello_out, hello_sent
+        nonlocal session, hello_out, hello_sent, connected
         while True:
             try:
                 event = recv_monitor_message(monitor, zmq.DONTWAIT)["event"]
@@ -657,12 +658,12 @@ def run_durable(args, sub):
                 if session and args.verbose:
                     log("info", "lost the connection to the relay; saying "
                         "Hello when it is back")
-                session = False
-                hello_out = False
+                session = connected = hello_out = False
                 hello_sent = time.monotonic()
-            elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED and not session \
-                    and not hello_out:
-                hello()         # connected (again), and not said yet
+            elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                connected = True
+                if not session and not hello_out:
+                    hello()     # connected (again), and not said yet
 
     try:
         open_socket()
@@ -684,6 +685,8 @@ def run_durable(args, sub):
                         "again" % (now - last_received))
                 open_socket()
                 hello()
+            elif not session and not hello_out and connected:
+                hello()         # the socket was not ready for it yet
             elif not session and now - hello_sent >= HELLO_RETRY_SECS:
                 hello()         # no answer, or refused for now: again
             elif session and now - last_sent >= ping_every:
