@@ -53,6 +53,7 @@ struct WcSub
 	void	   *monitor;		/* the socket's connection events */
 	bool		monitor_ready;	/* the last poll saw an event waiting */
 	bool		hello_out;		/* a Hello went out on this connection */
+	bool		connected;		/* its handshake with the relay is done */
 	char	   *name;
 	char	   *token;
 	uint32_t	credit;			/* the window */
@@ -198,18 +199,21 @@ take_events(WcSub *sub, WcError *err)
 			/* whatever comes back may not know our session */
 			sub->welcomed = false;
 			sub->hello_out = false;
+			sub->connected = false;
 			sub->busy_since = 0;
 			sub->hello_sent = wc_now_monotonic();
 		}
-		else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !sub->welcomed &&
-				 !sub->hello_out)
+		else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
 		{
 			/*
-			 * Connected (again), and no Hello went out on it yet.  Not at
-			 * ZMQ_EVENT_CONNECTED: with ZMQ_IMMEDIATE nothing can be sent
-			 * before the handshake, and that Hello would be lost.
+			 * Connected (again): say Hello if none went out on it yet.  Not
+			 * at ZMQ_EVENT_CONNECTED: with ZMQ_IMMEDIATE nothing can be sent
+			 * before the handshake, and that Hello would be lost.  Should
+			 * the socket not have taken the connection in yet, keep_session
+			 * tries again at the next turn.
 			 */
-			if (send_hello(sub, err) < 0)
+			sub->connected = true;
+			if (!sub->welcomed && !sub->hello_out && send_hello(sub, err) < 0)
 				return -1;
 		}
 	}
@@ -482,7 +486,8 @@ keep_session(WcSub *sub, WcError *err)
 
 	if (!sub->welcomed)
 	{
-		if (now - sub->hello_sent >= HELLO_RETRY_USEC)
+		if ((sub->connected && !sub->hello_out) ||
+			now - sub->hello_sent >= HELLO_RETRY_USEC)
 			return send_hello(sub, err);
 		return 0;
 	}
