@@ -51,14 +51,24 @@ wc_wait_for 20 "the relay's slot" \
 "$wc_walcast" tail -p "$wc_pub" --table postgres.public.f \
 	>"$out/reader.json" 2>"$out/reader.err" &
 pids+=("$!")
-"$wc_walcast" tail -p "$wc_pub" >/dev/null 2>"$out/stopped.err" &
+"$wc_walcast" tail -p "$wc_pub" >"$out/stopped.json" 2>"$out/stopped.err" &
 stopped_pid=$!
 pids+=("$stopped_pid")
 "$wc_python" "$check_py" subscribe --endpoint "$wc_pub" --out "$out/sleeper" \
-	--stall 25 --hwm 100 --idle-exit 3 2>"$out/sleeper.err" &
+	--stall 25 --hwm 100 --idle-exit 8 2>"$out/sleeper.err" &
 sleeper_pid=$!
 pids+=("$sleeper_pid")
-sleep 1
+# Subscriptions reach the relay when they do: a non-transactional message
+# (on the database's topic, which all three receive) until each has one.
+# The sleeper stalls from its first message on; the other tail is stopped.
+subscribed()
+{
+	wc_psql -q -c "SELECT pg_logical_emit_message(false, 'walcast.test', 'are you there') IS NULL" >/dev/null
+	sleep 0.2
+	grep -q '"message":' "$out/reader.json" && grep -q '"message":' "$out/stopped.json" &&
+		[ -s "$out/sleeper" ]
+}
+wc_wait_for 60 "the three subscriptions to reach the relay" subscribed
 kill -STOP "$stopped_pid"
 # paced, so that a reader that keeps up loses nothing on the publish socket
 # (one that is too slow would lose messages, by design)
@@ -86,7 +96,19 @@ wc_check "the sleepers are still asleep (the checks above did not wait for them)
 
 # wake them, and send one more row so that what they missed shows
 kill -CONT "$stopped_pid"
-wc_wait_for 60 "the Python sleeper to read" test -s "$out/sleeper"
+# once the sleeper has read what was kept for it (its stall ends 25 s
+# after its first message) and nothing more comes; it exits 8 s after its
+# last message, time enough for one more
+sleeper_drained()
+{
+	local before
+
+	before=$(wc -l <"$out/sleeper")
+	sleep 1
+	[ "$(count insert "$out/sleeper")" -gt 0 ] &&
+		[ "$(wc -l <"$out/sleeper")" -eq "$before" ]
+}
+wc_wait_for 60 "the Python sleeper to read what was kept for it" sleeper_drained
 wc_psql -q -c "INSERT INTO f VALUES ($((rows + 1)), 'one more')"
 wc_wait_for 60 "the Python sleeper to finish" \
 	bash -c "! kill -0 $sleeper_pid 2>/dev/null"

@@ -21,7 +21,9 @@
                              [--idle-exit SECS] [--stall SECS]
         An ephemeral subscriber on the publish socket: writes one line per
         message, "<topic> <sequence> <kind> <rel_id>" separated by tabs, and checks that every
-        row it receives follows a Relation of its table.
+        row it receives follows a Relation of its table.  With --stall it
+        stops reading for SECS after its first message (which shows that
+        its subscription reached the relay).
 
     relay_check.py garbage --endpoint E --kind KIND
         Sends the relay something it must not choke on: "raw" (random
@@ -210,8 +212,7 @@ def subscribe(args):
     sock.connect(args.endpoint)
     relations = set()
     out = open(args.out, 'w')
-    if args.stall:
-        time.sleep(args.stall)
+    stall = args.stall
     last = time.monotonic()
     while True:
         if sock.poll(200):
@@ -229,6 +230,9 @@ def subscribe(args):
                     fail('%s of rel_id %d came before its Relation' % (kind, rel_id))
             out.write('%s\t%d\t%s\t%d\n' % (topic.decode(), h.sequence, kind, rel_id))
             out.flush()
+            if stall:
+                time.sleep(stall)
+                stall = 0
             last = time.monotonic()
         elif args.idle_exit and time.monotonic() - last > args.idle_exit:
             return
