@@ -359,9 +359,6 @@ rebuild_entry(WalcastData *data, RelationEntry *entry, Relation rel)
 }
 
 /*
- * The cache entry of rel, current as of the change being decoded.
- */
-/*
  * Whether entry describes rel as it is now.  The width check is cheap
  * insurance: rows are deformed into arrays sized by the descriptor the
  * entry was built from.
@@ -372,6 +369,9 @@ entry_is_current(RelationEntry *entry, Relation rel)
 	return entry->valid && entry->natts == RelationGetDescr(rel)->natts;
 }
 
+/*
+ * The cache entry of rel, current as of the change being decoded.
+ */
 RelationEntry *
 relcache_lookup(WalcastData *data, Relation rel)
 {

@@ -228,10 +228,6 @@ wc_cluster_init()
 	unset PGSERVICE PGOPTIONS
 }
 
-# wc_cluster_start / wc_cluster_stop: start and stop the throwaway cluster
-#
-# Another run may take our port between wc_free_port and the start; then we
-# move to the next free port and try again.
 # wc_pg_start DATA LOG PORT: start the server in DATA, which is set to
 # listen on PORT, logging to LOG.  Another process may take the port between
 # wc_free_port and the start: then it moves to the next free port, twice at
@@ -256,6 +252,8 @@ wc_pg_start()
 	return 1
 }
 
+# wc_cluster_start / wc_cluster_stop: start and stop the throwaway cluster
+# (on another port if its own was taken; PGPORT and pgpass follow)
 wc_cluster_start()
 {
 	wc_pg_start "$wc_pgdata" "$wc_scratch/server.log" "$wc_port" ||
