@@ -163,9 +163,9 @@ watch_connection(void *zctx, WcSub *sub, WcError *err)
 	return 0;
 }
 
-/* durable mode: act on the connection events that came; -1 on failure */
-static int
-take_events(WcSub *sub, WcError *err)
+/* durable mode: take in the connection events that came */
+static void
+take_events(WcSub *sub)
 {
 	for (;;)
 	{
@@ -177,7 +177,7 @@ take_events(WcSub *sub, WcError *err)
 		if (zmq_msg_recv(&frame, sub->monitor, ZMQ_DONTWAIT) < 0)
 		{
 			zmq_msg_close(&frame);
-			return 0;
+			return;
 		}
 		/* an event is two frames: event number and value, then the address */
 		if (zmq_msg_size(&frame) >= sizeof(event))
@@ -206,15 +206,11 @@ take_events(WcSub *sub, WcError *err)
 		else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
 		{
 			/*
-			 * Connected (again): say Hello if none went out on it yet.  Not
-			 * at ZMQ_EVENT_CONNECTED: with ZMQ_IMMEDIATE nothing can be sent
-			 * before the handshake, and that Hello would be lost.  Should
-			 * the socket not have taken the connection in yet, keep_session
-			 * tries again at the next turn.
+			 * Connected (again): keep_session, which runs next, says Hello
+			 * on it.  Not at ZMQ_EVENT_CONNECTED: with ZMQ_IMMEDIATE nothing
+			 * can be sent before the handshake, and that Hello would be lost.
 			 */
 			sub->connected = true;
-			if (!sub->welcomed && !sub->hello_out && send_hello(sub, err) < 0)
-				return -1;
 		}
 	}
 }
@@ -530,11 +526,14 @@ wcsub_next(WcSub *sub, WcSubMessage *msg, int timeout_ms, WcError *err)
 		 * Events come only after a poll: while messages arrive the
 		 * connection is up, and after a disconnection none arrive.
 		 */
-		if (sub->mode == WCSUB_DURABLE &&
-			((sub->monitor_ready && take_events(sub, err) < 0) ||
-			 keep_session(sub, err) < 0))
-			return -1;
-		sub->monitor_ready = false;
+		if (sub->mode == WCSUB_DURABLE)
+		{
+			if (sub->monitor_ready)
+				take_events(sub);
+			sub->monitor_ready = false;
+			if (keep_session(sub, err) < 0)
+				return -1;
+		}
 		while (receive(sub, &total) > 0)
 		{
 			rc = sub->mode == WCSUB_PUBLISH ?

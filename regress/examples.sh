@@ -151,6 +151,21 @@ sub_cpp()
 	sub_run "$@"
 }
 
+# start_pair OUT ARGS...: both examples in durable mode in the background
+# (as py and cpp), writing $out/py-OUT.out and $out/cpp-OUT.out; sets
+# $py_bg and $cpp_bg to their pids
+start_pair()
+{
+	local o=$1
+
+	shift
+	sub_py py "py-$o" "$@" &
+	py_bg=$!
+	sub_cpp cpp "cpp-$o" "$@" &
+	cpp_bg=$!
+	pids+=("$py_bg" "$cpp_bg")
+}
+
 # start_relay [OPTION...]: start the relay (again), with more options, and
 # wait until it streams
 start_relay()
@@ -370,13 +385,8 @@ EOF_SQL
 echo "(a) workload: $(grep -c '^xid ' "$out/xids") committed transactions, one rolled back, one message outside a transaction"
 
 # both examples in durable mode, together, until idle
-sub_py py py-durable --exit-after-idle 3 &
-pids+=($!)
-py_dur=$!
-sub_cpp cpp cpp-durable --exit-after-idle 3 &
-pids+=($!)
-cpp_dur=$!
-for pid in $py_dur $cpp_dur $py_eph $cpp_eph; do
+start_pair durable --exit-after-idle 3
+for pid in $py_bg $cpp_bg $py_eph $cpp_eph; do
 	wait "$pid" || fail "an example subscriber exited with status $?"
 done
 [ -s "$out/py-durable.out" ] || fail "the Python example printed nothing"
@@ -451,12 +461,7 @@ noticed_stop()
 		-e 'lost the connection to the relay; saying Hello when it is back' \
 		"$out/$1.err" || true
 }
-sub_py py py-relay --exit-after-idle 6 -v &
-pids+=($!)
-py_relay=$!
-sub_cpp cpp cpp-relay --exit-after-idle 6 -v &
-pids+=($!)
-cpp_relay=$!
+start_pair relay --exit-after-idle 6 -v
 burst burst2 $((burst + 100))
 wait_lines "$out/py-relay.out" 30
 kill -9 "$relay_pid"
@@ -487,7 +492,7 @@ for o in py-relay cpp-relay; do
 		fail "(e) $o noticed neither REASON_SHUTDOWN nor its connection dropping when the relay stopped"
 done
 wait "$workload" || fail "(e) the workload failed"
-for pid in $py_relay $cpp_relay; do
+for pid in $py_bg $cpp_bg; do
 	wait "$pid" || fail "(e) an example subscriber exited with status $?"
 done
 for o in py-relay cpp-relay; do
@@ -501,12 +506,7 @@ echo "(e) both examples reconnected after the relay's SIGKILL and SIGTERM; the s
 # (f) the relay stopped longer than the examples wait for a word from it,
 # its connections open: they give up the session and connect again
 sessions=("$(connections py)" "$(connections cpp)")
-sub_py py py-silence -v &
-pids+=($!)
-py_silence=$!
-sub_cpp cpp cpp-silence -v &
-pids+=($!)
-cpp_silence=$!
+start_pair silence -v
 wait_reconnected "${sessions[@]}"
 kill -STOP "$relay_pid"
 wc_psql -q -c "CREATE TABLE silence (id int PRIMARY KEY)" \
@@ -516,8 +516,8 @@ sleep 8
 kill -CONT "$relay_pid"
 wait_lines "$out/py-silence.out" 1
 wait_lines "$out/cpp-silence.out" 1
-kill -TERM "$py_silence" "$cpp_silence"
-{ wait "$py_silence" "$cpp_silence"; } 2>/dev/null || true
+kill -TERM "$py_bg" "$cpp_bg"
+{ wait "$py_bg" "$cpp_bg"; } 2>/dev/null || true
 for o in py-silence cpp-silence; do
 	grep -q 'no word from the relay for 6 s; connecting again' "$out/$o.err" ||
 		fail "(f) $o did not give up its session after 6 s of silence"
@@ -533,12 +533,7 @@ kill -TERM "$relay_pid"
 wait "$relay_pid" || fail "the relay exited with status $? on SIGTERM"
 session_timeout=30 start_relay
 sessions=("$(connections py)" "$(connections cpp)")
-sub_py py py-restart -v &
-pids+=($!)
-py_restart=$!
-sub_cpp cpp cpp-restart -v &
-pids+=($!)
-cpp_restart=$!
+start_pair restart -v
 wait_reconnected "${sessions[@]}"
 sleep 1
 kill -9 "$relay_pid"
@@ -548,8 +543,8 @@ session_timeout=30 start_relay
 started=$(date +%s%N)
 wait_reconnected "${sessions[@]}"
 waited_ms=$((($(date +%s%N) - started) / 1000000))
-kill -TERM "$py_restart" "$cpp_restart"
-{ wait "$py_restart" "$cpp_restart"; } 2>/dev/null || true
+kill -TERM "$py_bg" "$cpp_bg"
+{ wait "$py_bg" "$cpp_bg"; } 2>/dev/null || true
 [ "$waited_ms" -lt 3000 ] ||
 	fail "(h) the examples were back in a session $waited_ms ms after the relay started again, not within 3 s"
 for o in py-restart cpp-restart; do

@@ -975,11 +975,7 @@ run_durable(const Options &opt, Subscriber &sub)
 				hello_sent = now_secs();
 			}
 			else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-			{
-				connected = true;
-				if (!session && !hello_out)
-					hello();	/* connected (again), and not said yet */
-			}
+				connected = true;	/* the loop says Hello on it */
 		}
 	};
 
@@ -1017,7 +1013,7 @@ run_durable(const Options &opt, Subscriber &sub)
 			hello();
 		}
 		else if (!session && !hello_out && connected)
-			hello();			/* the socket was not ready for it yet */
+			hello();			/* connected (again), and not said yet */
 		else if (!session && now - hello_sent >= HELLO_RETRY_SECS)
 			hello();			/* no answer, or refused for now: again */
 		else if (session && now - last_sent >= ping_every)

@@ -661,9 +661,7 @@ def run_durable(args, sub):
                 session = connected = hello_out = False
                 hello_sent = time.monotonic()
             elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
-                connected = True
-                if not session and not hello_out:
-                    hello()     # connected (again), and not said yet
+                connected = True    # the loop says Hello on it
 
     try:
         open_socket()
@@ -686,7 +684,7 @@ def run_durable(args, sub):
                 open_socket()
                 hello()
             elif not session and not hello_out and connected:
-                hello()         # the socket was not ready for it yet
+                hello()         # connected (again), and not said yet
             elif not session and now - hello_sent >= HELLO_RETRY_SECS:
                 hello()         # no answer, or refused for now: again
             elif session and now - last_sent >= ping_every:
